@@ -1,0 +1,28 @@
+"""aegan_lib: autoencoders meet GANs — the small, tested PyTorch library behind the book.
+
+Every chapter of the book builds an idea in plain PyTorch first and then switches to the
+piece of this package that does the same; each docstring names the chapter that teaches it.
+"""
+
+__version__ = "0.1.0"
+
+from . import algos, checkpoint, data, losses, metrics, nets, viz  # noqa: E402
+from .runtime import evaluating, pick_device, resolve_profile, seed_everything  # noqa: E402
+from .train import NonFiniteLossError, fit  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "algos",
+    "checkpoint",
+    "data",
+    "evaluating",
+    "fit",
+    "losses",
+    "metrics",
+    "nets",
+    "NonFiniteLossError",
+    "pick_device",
+    "resolve_profile",
+    "seed_everything",
+    "viz",
+]

@@ -1,0 +1,84 @@
+"""What every algorithm object shares: its nets as submodules, its optimizers, its config.
+
+An algorithm is an `nn.Module` so that `algo.to(device)` and `algo.state_dict()` cover every
+net and buffer it owns; the optimizers live in `self.optimizers` (saved beside it by
+`aegan_lib.checkpoint`); `self.config` is a plain dict of the hyperparameters.
+
+Taught in: chapter 1, "The library version".
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from .. import nets
+
+
+class Algorithm(nn.Module):
+    """Base class: subclasses build nets and optimizers and write `step(x) -> dict`."""
+
+    #: Hyperparameters as a plain dict (stored in checkpoints and compared on resume).
+    config: dict
+    #: Name → optimizer, in the order `step` uses them.
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    def step(self, x: Tensor) -> dict[str, Tensor]:
+        """One training step on a batch; returns detached scalar tensors (no host sync)."""
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def data_range(self) -> tuple[float, float] | None:
+        """The range the training data must lie in (the generator/decoder's output range)."""
+        return None
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+
+
+def adam(params, lr: float, betas=(0.5, 0.999)) -> torch.optim.Adam:
+    """Adam, fused into one kernel when every parameter is on a CUDA device."""
+    params = list(params)
+    fused = bool(params) and all(p.is_cuda for p in params)
+    return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=fused or None)
+
+
+@contextlib.contextmanager
+def frozen(net: nn.Module) -> Iterator[None]:
+    """Stop gradients flowing into `net`'s parameters while another net's loss passes through it.
+
+    The G step backpropagates through D; freezing D there skips computing gradients G's
+    optimizer never uses and keeps D's `.grad` free of G's loss.
+    """
+    flags = [p.requires_grad for p in net.parameters()]
+    try:
+        for p in net.parameters():
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, flag in zip(net.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def check_latent_dim(net: nn.Module, latent_dim: int, role: str) -> None:
+    """Fail early, with both numbers, when a net's input width is not the latent size."""
+    if not isinstance(latent_dim, int) or latent_dim <= 0:
+        raise ValueError(f"expected a positive int latent_dim; got {latent_dim!r}")
+    expected = nets.input_features(net)
+    if expected is not None and expected != latent_dim:
+        raise ValueError(f"the {role} takes {expected}-dimensional input but latent_dim={latent_dim}; "
+                         "build it with the same latent size")
+
+
+def check_same_shape(produced: Tensor, target: Tensor, what: str) -> None:
+    """Compare per-sample shapes (known on the host: no device sync)."""
+    if produced.shape[1:] != target.shape[1:]:
+        raise ValueError(f"{what} has per-sample shape {tuple(produced.shape[1:])} but the data has "
+                         f"{tuple(target.shape[1:])}; size the net from the data's shape")

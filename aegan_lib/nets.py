@@ -1,0 +1,132 @@
+"""Network builders sized from the data shape and the latent size.
+
+MLPs for 2D points and 8×8 digits; small strided convnets for 28×28 images (MNIST). Every
+discriminator returns raw logits, one per sample (no Sigmoid: the losses take logits). A
+decoder/generator for images ends in tanh, matching data scaled to [-1, 1].
+
+Taught in: chapter 1, "The library version" (encoders, decoders); chapter 2 (discriminators).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import nn
+
+OUTPUTS = ("tanh", "linear", "logits")
+
+
+def mlp(in_features: int, out_features: int, hidden: Sequence[int] = (256, 256),
+        negative_slope: float = 0.2, dropout: float = 0.0) -> nn.Sequential:
+    """Linear layers with LeakyReLU between them (and optional dropout); no final activation."""
+    layers: list[nn.Module] = []
+    width = in_features
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.LeakyReLU(negative_slope)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = size
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)
+
+
+def _check_shape(data_shape) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in data_shape)
+    if len(shape) not in (1, 3) or min(shape) <= 0:
+        raise ValueError(f"expected data_shape (features,) or (channels, height, width); got {data_shape!r}")
+    return shape
+
+
+def _uses_conv(shape: tuple[int, ...]) -> bool:
+    # Convolutions pay off from 28×28 up; 8×8 digits and 2D points are faster and just as good with MLPs.
+    return len(shape) == 3 and shape[1] >= 16 and shape[1] % 4 == 0 and shape[2] % 4 == 0
+
+
+def _output_layer(output: str) -> list[nn.Module]:
+    if output not in OUTPUTS:
+        raise ValueError(f"expected output in {OUTPUTS}; got {output!r}")
+    return [nn.Tanh()] if output == "tanh" else []
+
+
+def encoder(data_shape, latent_dim: int, hidden: Sequence[int] = (256, 128)) -> nn.Sequential:
+    """Data (N, *data_shape) → codes (N, latent_dim): an MLP, or a convnet for 28×28-sized images."""
+    shape = _check_shape(data_shape)
+    if latent_dim <= 0:
+        raise ValueError(f"expected a positive latent_dim; got {latent_dim}")
+    if _uses_conv(shape):
+        channels, height, width = shape
+        return nn.Sequential(
+            nn.Conv2d(channels, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(64 * (height // 4) * (width // 4), latent_dim),
+        )
+    return nn.Sequential(nn.Flatten(), mlp(math.prod(shape), latent_dim, hidden))
+
+
+def decoder(latent_dim: int, data_shape, hidden: Sequence[int] = (128, 256),
+            output: str | None = None) -> nn.Sequential:
+    """Codes (N, latent_dim) → data (N, *data_shape). Also serves as a GAN generator.
+
+    `output` defaults to "tanh" for images (data in [-1, 1]) and "linear" for vectors such as
+    2D points; "logits" leaves the pre-activation for a BCE reconstruction loss.
+    """
+    shape = _check_shape(data_shape)
+    if latent_dim <= 0:
+        raise ValueError(f"expected a positive latent_dim; got {latent_dim}")
+    output = output or ("tanh" if len(shape) == 3 else "linear")
+    if _uses_conv(shape):
+        channels, height, width = shape
+        return nn.Sequential(
+            nn.Linear(latent_dim, 64 * (height // 4) * (width // 4)), nn.ReLU(),
+            nn.Unflatten(1, (64, height // 4, width // 4)),
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(32, channels, 4, stride=2, padding=1),
+            *_output_layer(output),
+        )
+    return nn.Sequential(mlp(latent_dim, math.prod(shape), hidden), nn.Unflatten(1, shape),
+                         *_output_layer(output))
+
+
+def generator(latent_dim: int, data_shape, hidden: Sequence[int] = (128, 256),
+              output: str | None = None) -> nn.Sequential:
+    """A GAN generator: noise (N, latent_dim) → samples. The same network as `decoder`."""
+    return decoder(latent_dim, data_shape, hidden, output)
+
+
+def discriminator(data_shape, hidden: Sequence[int] = (256, 128), dropout: float = 0.0) -> nn.Sequential:
+    """Data (N, *data_shape) → one logit per sample, shaped (N, 1). No Sigmoid: losses take logits."""
+    shape = _check_shape(data_shape)
+    if _uses_conv(shape):
+        channels, height, width = shape
+        return nn.Sequential(
+            nn.Conv2d(channels, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(64 * (height // 4) * (width // 4), 1),
+        )
+    return nn.Sequential(nn.Flatten(), mlp(math.prod(shape), 1, hidden, dropout=dropout))
+
+
+def input_features(net: nn.Module) -> int | None:
+    """The input width of a net whose first weight layer is Linear (None when it is not)."""
+    for module in net.modules():
+        if isinstance(module, nn.Linear):
+            return module.in_features
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            return None
+    return None
+
+
+def output_range(net: nn.Module) -> tuple[float, float] | None:
+    """The range of a net's outputs when its last module bounds it (Tanh, Sigmoid), else None."""
+    last = list(net.modules())[-1]
+    if isinstance(last, nn.Tanh):
+        return (-1.0, 1.0)
+    if isinstance(last, nn.Sigmoid):
+        return (0.0, 1.0)
+    return None
+
+
+def count_parameters(*nets: nn.Module) -> int:
+    """Total number of trainable parameters."""
+    return sum(p.numel() for net in nets for p in net.parameters() if p.requires_grad)

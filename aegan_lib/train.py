@@ -1,0 +1,163 @@
+"""`fit`: the one training engine every algorithm uses — step-based, resumable, guarded.
+
+Taught in: chapter 1, "Training" (first use) and chapter 2, "A training engine you can trust".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from . import checkpoint as ckpt
+from . import data as datasets
+from .algos.base import Algorithm
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or Inf; the message names the step and the loss."""
+
+
+def _plain(value):
+    """Tuples → lists and so on, so a config compares equal to its saved-and-loaded self."""
+    return json.loads(json.dumps(value))
+
+
+class _History:
+    """Loss history: per-step detached tensors pile up on the device and are read in one go."""
+
+    def __init__(self, values: dict[str, list[float]] | None = None):
+        self.values: dict[str, list[float]] = values if values is not None else {"step": []}
+        self.pending: list[dict[str, Tensor]] = []
+        self.first_pending_step = 0
+
+    def add(self, step: int, losses: dict[str, Tensor]) -> None:
+        if not self.pending:
+            self.first_pending_step = step
+        self.pending.append(losses)
+
+    def flush(self) -> dict[str, float]:
+        """Average the pending steps into one history row; raise on the first NaN/Inf."""
+        if not self.pending:
+            return {}
+        names = list(self.pending[0])
+        # One stack and one .tolist(): the only host sync in the loop, once per log interval.
+        table = torch.stack([torch.stack([row[name].float() for name in names]) for row in self.pending])
+        rows = table.tolist()
+        for offset, row in enumerate(rows):
+            for name, value in zip(names, row):
+                if not math.isfinite(value):
+                    self.pending = []
+                    raise NonFiniteLossError(
+                        f"loss {name!r} became {value} at step {self.first_pending_step + offset + 1}; "
+                        "training stopped (the last checkpoint, if any, is untouched). Lower the "
+                        "learning rate or check the data for outliers.")
+        means = {name: sum(row[i] for row in rows) / len(rows) for i, name in enumerate(names)}
+        self.values["step"].append(self.first_pending_step + len(rows))
+        for name, mean in means.items():
+            self.values.setdefault(name, []).append(mean)
+        self.pending = []
+        return means
+
+
+def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
+        checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 500,
+        log_every: int = 50, progress: bool = True) -> dict[str, list[float]]:
+    """Train `algo` for `steps` steps in total and return its loss history.
+
+    Args:
+        algo: any `aegan_lib.algos` object (its nets already on the device you want).
+        data: a dataset from `aegan_lib.data` (its training split is used) or a float tensor
+            shaped (N, ...). It is moved to the algorithm's device once.
+        steps: total number of steps. With a checkpoint that already holds k steps, training
+            continues from k to `steps` (re-running a notebook cell resumes the run).
+        batch_size: samples per step (the last partial batch of an epoch is dropped).
+        seed: seeds the noise stream and the batch order; same nets + same seed → same losses.
+        checkpoint: a file path; saved atomically every `checkpoint_every` steps, at the end,
+            and on KeyboardInterrupt. An existing file with a different config raises an error
+            naming the differing keys.
+        log_every: steps per history row; losses are averaged over the row and shown in the
+            progress bar. Losses reach the host only then (no per-step sync).
+
+    Returns:
+        {"step": [...], "<loss name>": [...], ...}, one entry per logged row.
+
+    Taught in: chapter 1, "Training"; chapter 2, "A training engine you can trust".
+    """
+    if not isinstance(algo, Algorithm):
+        raise TypeError(f"expected an aegan_lib.algos algorithm; got {type(algo).__name__}")
+    for name, value in (("steps", steps), ("log_every", log_every), ("checkpoint_every", checkpoint_every)):
+        if not isinstance(value, int) or value <= 0:
+            raise ValueError(f"expected a positive int {name}; got {value!r}")
+
+    device = algo.device
+    source = datasets.training_tensor(data)
+    source = source.to(device)
+    if isinstance(source, Tensor):
+        # One-time checks (each costs a host sync, so never inside the loop).
+        datasets.check_finite(source, "the training data")
+        if algo.data_range is not None:
+            datasets.check_range(source, *algo.data_range, what="the training data")
+    config = _plain({"algorithm": type(algo).__name__, **algo.config, "batch_size": batch_size,
+                     "seed": seed, "data": datasets.describe(data)})
+    stream = datasets.BatchStream(source, batch_size, seed=seed)
+
+    history = _History()
+    start = 0
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.exists():
+        state = ckpt.load(path, map_location=device)
+        differences = ckpt.config_differences(state["config"], config)
+        if differences:
+            raise ValueError(f"checkpoint {path} was made with another configuration; differing keys: "
+                             + "; ".join(differences) + ". Use a new checkpoint path or the old settings.")
+        algo.load_state_dict(state["algorithm"])
+        for name, optimizer in algo.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        ckpt.set_rng_state(state["rng"])
+        stream.load_state_dict(state["data_stream"])
+        history = _History(state["history"])
+        start = int(state["step"])
+    else:
+        torch.manual_seed(seed)
+
+    def save(step: int) -> None:
+        if path is None:
+            return
+        ckpt.save_atomic({
+            "format": ckpt.FORMAT_VERSION, "step": step, "config": config,
+            "algorithm": algo.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in algo.optimizers.items()},
+            "rng": ckpt.rng_state(), "data_stream": stream.state_dict(),
+            "history": history.values, "versions": ckpt.versions(),
+        }, path)
+
+    algo.train()
+    bar = tqdm(total=steps, initial=start, desc=type(algo).__name__, disable=not progress,
+               dynamic_ncols=True, leave=True)
+    step = start
+    try:
+        while step < steps:
+            history.add(step, algo.step(stream.next()))
+            step += 1
+            bar.update(1)
+            if step % log_every == 0 or step == steps:
+                means = history.flush()
+                bar.set_postfix({name: f"{value:.3g}" for name, value in means.items()}, refresh=False)
+            if step % checkpoint_every == 0 and step < steps:
+                history.flush()  # a checkpoint only ever holds steps that were checked finite
+                save(step)
+    except KeyboardInterrupt:
+        history.flush()
+        save(step)
+        raise
+    finally:
+        bar.close()
+    if start < steps:
+        save(step)
+    return {name: list(values) for name, values in history.values.items()}
