@@ -55,7 +55,8 @@ def load(path: str | os.PathLike, map_location=None) -> dict:
 
 
 def versions() -> dict:
-    return {"aegan_lib": __version__, "torch": torch.__version__}
+    # str(): torch.__version__ is a TorchVersion object, which weights_only=True refuses to load.
+    return {"aegan_lib": __version__, "torch": str(torch.__version__)}
 
 
 def rng_state() -> dict:

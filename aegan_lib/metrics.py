@@ -3,17 +3,26 @@
 2D mixtures: `mode_coverage`, the VEEGAN/PacGAN protocol (modes covered, high-quality
 fraction, KL of the nearest-mode histogram to uniform).
 
-Taught in: chapter 2, "Measuring mode collapse".
+Images (digits, MNIST): `image_quality`, from a small classifier trained once on the real
+training split (`classifier_for`): a Fréchet distance of its features (`frechet_distance`),
+improved precision/recall (`precision_recall`), classes covered and KL(p̂(y) ‖ uniform).
+
+Taught in: chapter 2, "Measuring mode collapse"; chapter 3, "Measuring image quality".
 """
 
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import torch
-from torch import Tensor
+import torch.nn.functional as F
+from torch import Tensor, nn
 
-from .data import GaussianMixture2D
+from . import data as datasets
+from .data import GaussianMixture2D, ImageDataset
+from .runtime import evaluating
 
 
 def mode_coverage(samples: Tensor, mixture: GaussianMixture2D, threshold_stds: float = 3.0) -> dict:
@@ -56,3 +65,310 @@ def mode_coverage(samples: Tensor, mixture: GaussianMixture2D, threshold_stds: f
 def true_sample_quality() -> float:
     """The expected high-quality fraction of real samples: P(‖ε‖ ≤ 3σ) = 1 − e^(−4.5) in 2D."""
     return 1.0 - math.exp(-4.5)
+
+
+# ============================================================================ images
+# Offline image-quality metrics for digits and MNIST. A small classifier, trained once on the
+# dataset's training split, supplies penultimate-layer features (for a Fréchet distance and
+# improved precision/recall) and predicted labels (for classes covered and KL to uniform).
+# Taught in: chapter 3, "Measuring image quality".
+
+CLASSIFIER_FORMAT = 1
+#: The digits classifier ships with the package, so Fréchet distances agree on every machine.
+ASSETS = Path(__file__).parent / "assets"
+CACHE = Path(os.path.expanduser("~/.cache/aegan_lib"))
+#: Training recipe of the classifiers (fixed: the same recipe gives the same net on one machine).
+CLASSIFIER_RECIPE = {"steps": 2000, "batch_size": 128, "lr": 1e-3, "seed": 0}
+
+
+class Classifier(nn.Module):
+    """A small image classifier; `features(x)` is its penultimate layer, `forward(x)` the logits.
+
+    8×8 images: an MLP (64 → 256 → 64 → classes). 28×28 and up: two strided convolutions and
+    a 128-wide layer. Features are the ReLU outputs of the last hidden layer.
+
+    Taught in: chapter 3, "Measuring image quality".
+    """
+
+    def __init__(self, image_shape, num_classes: int = 10):
+        super().__init__()
+        shape = tuple(int(s) for s in image_shape)
+        if len(shape) != 3 or min(shape) <= 0:
+            raise ValueError(f"expected image_shape (channels, height, width); got {image_shape!r}")
+        channels, height, width = shape
+        self.image_shape, self.num_classes = shape, int(num_classes)
+        if height >= 16 and height % 4 == 0 and width % 4 == 0:
+            self.feature_dim = 128
+            self.body = nn.Sequential(
+                nn.Conv2d(channels, 32, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Flatten(), nn.Linear(64 * (height // 4) * (width // 4), 128), nn.ReLU(),
+            )
+        else:
+            self.feature_dim = 64
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(channels * height * width, 256), nn.ReLU(),
+                                      nn.Linear(256, 64), nn.ReLU())
+        self.head = nn.Linear(self.feature_dim, self.num_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate-layer features, shaped (N, feature_dim)."""
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+
+def train_classifier(dataset: ImageDataset, steps: int = CLASSIFIER_RECIPE["steps"],
+                     batch_size: int = CLASSIFIER_RECIPE["batch_size"], lr: float = CLASSIFIER_RECIPE["lr"],
+                     seed: int = CLASSIFIER_RECIPE["seed"], device=None) -> Classifier:
+    """Train the feature classifier on `dataset.train`: seeded init and batch order, fixed steps.
+
+    Deterministic on a given machine (the global RNG is left untouched). The shipped digits
+    classifier was made with
+    `save_classifier(train_classifier(data.digits()), "aegan_lib/assets/digits_classifier.pt", data.digits())`
+    on a CPU (a few seconds).
+
+    Taught in: chapter 3, "Measuring image quality".
+    """
+    if not isinstance(dataset, ImageDataset):
+        raise TypeError(f"expected an ImageDataset (data.digits(), data.mnist()); got {type(dataset).__name__}")
+    if not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"expected a positive int steps; got {steps!r}")
+    device = torch.device(device) if device is not None else dataset.train.x.device
+    with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's RNG
+        torch.manual_seed(seed)
+        model = Classifier(dataset.shape, dataset.num_classes)
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    images, labels = dataset.train.x.to(device), dataset.train.y.to(device)
+    order = torch.Generator().manual_seed(seed)
+    permutation, position = None, len(images)
+    for _ in range(steps):
+        if position + batch_size > len(images):
+            permutation, position = torch.randperm(len(images), generator=order).to(device), 0
+        rows = permutation[position:position + batch_size]
+        position += batch_size
+        loss = F.cross_entropy(model(images[rows]), labels[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    model.eval().requires_grad_(False)
+    model.recipe = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed}
+    return model
+
+
+def classifier_accuracy(classifier: Classifier, split) -> float:
+    """Fraction of a split's images (e.g. `dataset.test`) the classifier labels correctly.
+
+    Taught in: chapter 3, "Measuring image quality".
+    """
+    with evaluating(classifier):
+        predictions = _batched(classifier, split.x.to(_device_of(classifier))).argmax(dim=1)
+    return float((predictions == split.y.to(predictions.device)).float().mean())
+
+
+def save_classifier(classifier: Classifier, path: str | os.PathLike, dataset: ImageDataset) -> None:
+    """Write a classifier as tensors and primitives (loads with `weights_only=True`), atomically.
+
+    Taught in: chapter 3, "Measuring image quality".
+    """
+    from .checkpoint import save_atomic
+
+    save_atomic({
+        "format": CLASSIFIER_FORMAT, "dataset": dataset.name, "image_shape": list(classifier.image_shape),
+        "num_classes": classifier.num_classes, "recipe": dict(getattr(classifier, "recipe", {})),
+        "test_accuracy": classifier_accuracy(classifier, dataset.test), "torch": str(torch.__version__),
+        "state_dict": {k: v.detach().cpu() for k, v in classifier.state_dict().items()},
+    }, path)
+
+
+def load_classifier(path: str | os.PathLike, device=None) -> Classifier:
+    """Load a classifier written by `save_classifier` (no pickled code runs).
+
+    Taught in: chapter 3, "Measuring image quality".
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != CLASSIFIER_FORMAT:
+        raise ValueError(f"{path} is not an aegan_lib classifier file of format {CLASSIFIER_FORMAT}")
+    model = Classifier(state["image_shape"], state["num_classes"])
+    model.load_state_dict(state["state_dict"])
+    model.recipe = dict(state.get("recipe", {}))
+    return model.to(device).eval().requires_grad_(False)
+
+
+_CLASSIFIERS: dict[tuple[str, str], Classifier] = {}
+
+
+def classifier_for(dataset: str | ImageDataset, device=None) -> Classifier:
+    """The feature classifier of a dataset ("digits", "mnist", ... or the dataset itself), cached.
+
+    Digits: the classifier shipped in `aegan_lib/assets` (identical everywhere). Others (MNIST,
+    the full profile): trained with `train_classifier` on first use (seconds on a GPU) and
+    cached in ~/.cache/aegan_lib. The model is frozen (no gradients) and in eval mode.
+
+    Taught in: chapter 3, "Measuring image quality".
+    """
+    if isinstance(dataset, str):
+        name = dataset
+    elif isinstance(dataset, ImageDataset):
+        name = dataset.name
+    else:
+        raise TypeError("expected a dataset name ('digits', 'mnist', 'fashion_mnist') or an ImageDataset; "
+                        f"got {type(dataset).__name__}")
+    if name not in ("digits", "mnist", "fashion_mnist"):
+        raise ValueError(f"no classifier for dataset {name!r}; expected 'digits', 'mnist' or 'fashion_mnist'")
+    if device is None:
+        device = dataset.train.x.device if isinstance(dataset, ImageDataset) else torch.device("cpu")
+    key = (name, str(torch.device(device)))
+    if key not in _CLASSIFIERS:
+        for path in (ASSETS / f"{name}_classifier.pt", CACHE / f"{name}_classifier.pt"):
+            if path.exists():
+                _CLASSIFIERS[key] = load_classifier(path, device)
+                break
+        else:
+            source = dataset if isinstance(dataset, ImageDataset) else datasets.load(name, device=device)
+            model = train_classifier(source, device=device, **CLASSIFIER_RECIPE)
+            save_classifier(model, CACHE / f"{name}_classifier.pt", source)
+            _CLASSIFIERS[key] = model
+    return _CLASSIFIERS[key]
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def _batched(function, x: Tensor, batch_size: int = 4096) -> Tensor:
+    return torch.cat([function(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def _check_features(features, what: str) -> Tensor:
+    features = torch.as_tensor(features).detach()
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"expected {what} shaped (n, d) with n >= 2; got shape {tuple(features.shape)}")
+    if not torch.isfinite(features).all():
+        raise ValueError(f"{what} contain NaN or Inf")
+    return features
+
+
+def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets, in float64.
+
+    ‖μa − μb‖² + Tr(Σa + Σb − 2 (Σa Σb)^½), with Tr (Σa Σb)^½ = Σ √λ over the eigenvalues λ of
+    the symmetric matrix Σa^½ Σb Σa^½ (same spectrum as Σa Σb). Clamped at 0: rounding can
+    make FD(x, x) print as −1e-13. Biased upwards for small n: compare with a real-vs-real floor.
+
+    Taught in: chapter 3, "Measuring image quality".
+    """
+    a = _check_features(features_a, "features_a").to("cpu", torch.float64)
+    b = _check_features(features_b, "features_b").to("cpu", torch.float64)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"expected features of the same width; got {a.shape[1]} and {b.shape[1]}")
+    mean_a, mean_b = a.mean(dim=0), b.mean(dim=0)
+    cov_a, cov_b = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov_a)
+    sqrt_a = eigenvectors @ torch.diag(eigenvalues.clamp(min=0).sqrt()) @ eigenvectors.T
+    middle = sqrt_a @ cov_b @ sqrt_a
+    trace_sqrt = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    distance = (mean_a - mean_b).pow(2).sum() + cov_a.trace() + cov_b.trace() - 2 * trace_sqrt
+    return max(float(distance), 0.0)
+
+
+def _kth_neighbour_radii(features: Tensor, k: int) -> Tensor:
+    # Column 0 of each sorted row is the point itself (distance 0), so column k is the k-th neighbour.
+    return _batched(lambda rows: torch.cdist(rows, features, compute_mode="donot_use_mm_for_euclid_dist")
+                    .kthvalue(k + 1, dim=1).values, features, batch_size=1024)
+
+
+def _inside_any_ball(points: Tensor, centres: Tensor, radii: Tensor) -> Tensor:
+    return _batched(lambda rows: (torch.cdist(rows, centres, compute_mode="donot_use_mm_for_euclid_dist")
+                                  <= radii).any(dim=1), points, batch_size=1024)
+
+
+def precision_recall(real_features: Tensor, fake_features: Tensor, k: int = 3) -> dict:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-nearest-neighbour balls.
+
+    Each point's ball reaches its k-th nearest neighbour within its own set. Precision is the
+    fraction of fake points inside at least one real ball (are samples realistic?); recall the
+    fraction of real points inside at least one fake ball (is all of the data covered?).
+
+    Returns:
+        {"precision": float, "recall": float}, both in [0, 1].
+
+    Taught in: chapter 3, "Measuring image quality".
+    """
+    real = _check_features(real_features, "real_features").float()
+    fake = _check_features(fake_features, "fake_features").float().to(real.device)
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"expected features of the same width; got {real.shape[1]} and {fake.shape[1]}")
+    if not isinstance(k, int) or not 0 < k < min(len(real), len(fake)):
+        raise ValueError(f"expected an int k with 0 < k < the size of each set ({len(real)}, {len(fake)}); got {k!r}")
+    precision = _inside_any_ball(fake, real, _kth_neighbour_radii(real, k)).float().mean()
+    recall = _inside_any_ball(real, fake, _kth_neighbour_radii(fake, k)).float().mean()
+    return {"precision": float(precision), "recall": float(recall)}
+
+
+#: A class counts as covered when it receives at least this fraction of a uniform share of the
+#: predicted labels (0.1 → at least 1% of the samples for 10 classes), so a few misclassified
+#: samples of a collapsed generator do not count as covering a class.
+COVERED_SHARE = 0.1
+
+
+def _class_histogram(predictions: Tensor, num_classes: int) -> tuple[int, float, list[int]]:
+    counts = torch.bincount(predictions, minlength=num_classes).double()
+    p = counts / counts.sum()
+    kl = float(torch.where(p > 0, p * torch.log(p * num_classes), torch.zeros_like(p)).sum())
+    covered = int((p >= COVERED_SHARE / num_classes).sum())
+    return covered, max(kl, 0.0), [int(c) for c in counts.tolist()]
+
+
+def image_quality(samples: Tensor, dataset: ImageDataset, n: int | None = None, k: int = 3) -> dict:
+    """Score generated images against a dataset with its feature classifier (`classifier_for`).
+
+    The reference is the dataset's whole training split. The first `n` samples are scored
+    (default: as many as there are samples, at most the test split's size). The *floor* is the
+    same score for `n` held-out real images (the first `n` of the test split) against the same
+    reference: what a perfect generator would get with this `n`. Print it beside every score.
+
+    Returns a dict of Python numbers:
+        "fd": Fréchet distance of the classifier features (`frechet_distance`); "fd_floor";
+        "precision", "recall" (`precision_recall` with k) and "precision_floor", "recall_floor";
+        "classes": classes covered, i.e. predicted for at least 1% of the samples (a tenth of
+        the uniform share, `COVERED_SHARE`); "kl": KL(p̂(y) ‖ uniform) of the predicted labels,
+        0 for balanced samples, log 10 ≈ 2.30 when all are one class; "counts": predicted labels
+        per class; "n": the number of samples scored.
+
+    Taught in: chapter 3, "Measuring image quality".
+    """
+    if not isinstance(dataset, ImageDataset):
+        raise TypeError(f"expected an ImageDataset (data.digits(), data.mnist()); got {type(dataset).__name__}")
+    if not isinstance(samples, Tensor) or not torch.is_floating_point(samples):
+        raise TypeError(f"expected samples as a float tensor shaped (N, {', '.join(map(str, dataset.shape))}); "
+                        f"got {type(samples).__name__} {getattr(samples, 'dtype', '')}")
+    if tuple(samples.shape[1:]) != dataset.shape or samples.ndim != 4:
+        raise ValueError(f"expected samples shaped (N, {', '.join(map(str, dataset.shape))}) like {dataset.name}'s "
+                         f"images; got {tuple(samples.shape)}")
+    limit = min(len(samples), len(dataset.test))
+    n = limit if n is None else n
+    if not isinstance(n, int) or not k < n <= limit:
+        raise ValueError(f"expected an int n with k={k} < n <= {limit} (the number of samples, at most the "
+                         f"{len(dataset.test)} test images that give the real-vs-real floor); got {n!r}")
+    device = dataset.train.x.device
+    samples = samples.detach()[:n].to(device=device, dtype=torch.float32)
+    datasets.check_finite(samples, "samples")
+    datasets.check_range(samples, -1.0, 1.0, what="samples")
+
+    classifier = classifier_for(dataset, device=device)
+    with evaluating(classifier):
+        reference = _batched(classifier.features, dataset.train.x)
+        held_out = _batched(classifier.features, dataset.test.x[:n])
+        fake = _batched(classifier.features, samples)
+        predictions = classifier.head(fake).argmax(dim=1)
+    classes, kl, counts = _class_histogram(predictions, dataset.num_classes)
+    scores = precision_recall(reference, fake, k)
+    floors = precision_recall(reference, held_out, k)
+    return {
+        "fd": frechet_distance(fake, reference), "fd_floor": frechet_distance(held_out, reference),
+        "precision": scores["precision"], "recall": scores["recall"],
+        "precision_floor": floors["precision"], "recall_floor": floors["recall"],
+        "classes": classes, "kl": kl, "counts": counts, "n": n,
+    }

@@ -32,7 +32,11 @@ def mlp(in_features: int, out_features: int, hidden: Sequence[int] = (256, 256),
 
 
 def _check_shape(data_shape) -> tuple[int, ...]:
-    shape = tuple(int(s) for s in data_shape)
+    try:
+        shape = tuple(int(s) for s in data_shape)
+    except (TypeError, ValueError):  # e.g. data_shape=2 instead of (2,)
+        raise TypeError(f"expected data_shape as a tuple of ints, (features,) or (channels, height, "
+                        f"width), e.g. (2,) or (1, 28, 28); got {data_shape!r}") from None
     if len(shape) not in (1, 3) or min(shape) <= 0:
         raise ValueError(f"expected data_shape (features,) or (channels, height, width); got {data_shape!r}")
     return shape

@@ -28,7 +28,10 @@ def _grid_image(images: Tensor, ncols: int) -> Tensor:
         raise ValueError(f"expected images shaped (N, C, H, W); got {tuple(images.shape)}")
     n, channels, height, width = images.shape
     nrows = math.ceil(n / ncols)
-    canvas = torch.ones(channels, nrows * (height + 1) + 1, ncols * (width + 1) + 1)
+    # Grey images are drawn with gray_r (0 = white), colour ones as RGB (1 = white): either way
+    # the lines between images come out white.
+    canvas = torch.full((channels, nrows * (height + 1) + 1, ncols * (width + 1) + 1),
+                        0.0 if channels == 1 else 1.0)
     for index in range(n):
         row, col = divmod(index, ncols)
         top, left = 1 + row * (height + 1), 1 + col * (width + 1)
@@ -127,3 +130,156 @@ def samples_2d(samples: Tensor, mixture=None, title: str | None = None, ax=None,
     if title:
         ax.set_title(title)
     return ax.figure
+
+
+def samples_over_training(snapshots: dict, mixture=None, title: str | None = None, limit: float | None = None):
+    """One `samples_2d` panel per training step, left to right: {step: samples (N, 2)}.
+
+    Pass samples of the same fixed noise batch at every step, so the panels show how the
+    generator moved rather than a fresh random draw.
+
+    Taught in: chapter 2, "The library's GAN".
+    """
+    if not snapshots:
+        raise ValueError("expected at least one {step: samples} entry")
+    steps = sorted(snapshots)
+    fig, axes = _figure(2.6 * len(steps) + 1.2, 2.9, ncols=len(steps))
+    for ax, step in zip(axes[0], steps):
+        samples_2d(snapshots[step], mixture, title=f"step {step}", ax=ax, limit=limit)
+        if ax is not axes[0, 0]:
+            ax.set_ylabel("")
+    # One legend, right of the last panel, where it covers no mode markers.
+    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.03, 0.5), fontsize=8, markerscale=2)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows: dict, n: int = 10, title: str | None = None):
+    """One labelled row of images per entry: {"clean": x, "noisy": x_noisy, "denoised": ...}.
+
+    Taught in: chapter 1, "One reconstruction loss" and "Denoising".
+    """
+    if not rows:
+        raise ValueError("expected at least one row: a dict of label → images (N, C, H, W)")
+    n = min([n] + [len(images) for images in rows.values()])
+    fig, axes = _figure(0.6 * n + 1.0, 0.75 * len(rows) + (0.4 if title else 0.1), nrows=len(rows))
+    for ax, (label, images) in zip(axes[:, 0], rows.items()):
+        image_grid(images[:n], ncols=n, ax=ax)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --- Decoding codes into pictures (shared with aegan_lib.widgets.latent_explorer) -----------
+
+def _latent_size(decoder_or_ae) -> int | None:
+    """The code size an autoencoder, a GAN or a decoder net takes (None when it cannot tell)."""
+    from torch import nn
+
+    from . import nets
+
+    config = getattr(decoder_or_ae, "config", None)
+    if isinstance(config, dict) and isinstance(config.get("latent_dim"), int):
+        return config["latent_dim"]
+    if isinstance(getattr(decoder_or_ae, "latent_dim", None), int):
+        return decoder_or_ae.latent_dim
+    for name in ("decoder", "generator"):
+        if isinstance(getattr(decoder_or_ae, name, None), nn.Module):
+            return nets.input_features(getattr(decoder_or_ae, name))
+    if isinstance(decoder_or_ae, nn.Module):
+        return nets.input_features(decoder_or_ae)
+    return None
+
+
+def _decode_images(decoder_or_ae, codes: Tensor) -> Tensor:
+    """Images in [-1, 1], shaped (N, C, H, W), for codes (N, latent_dim).
+
+    Uses the object's `decode` when it has one (an AE: also right for a BCE decoder), else its
+    generator or the net itself, in eval mode without gradients.
+    """
+    from torch import nn
+
+    from .runtime import evaluating
+
+    decode = getattr(decoder_or_ae, "decode", None)
+    if callable(decode):
+        net = decoder_or_ae
+    else:
+        net = getattr(decoder_or_ae, "generator", decoder_or_ae)
+        if not isinstance(net, nn.Module):
+            raise TypeError("expected an autoencoder (with .decode), a GAN (with .generator) or a decoder "
+                            f"nn.Module; got {type(decoder_or_ae).__name__}")
+        decode = net
+    parameter = next(net.parameters(), None)
+    codes = codes.to(parameter.device if parameter is not None else codes.device)
+    with evaluating(net):
+        images = decode(codes)
+    if images.ndim != 4:
+        raise ValueError(f"expected the decoder to output images shaped (N, C, H, W); got shape "
+                         f"{tuple(images.shape)} (for 2D points, plot with viz.samples_2d instead)")
+    return images.detach().float().clamp(-1, 1)
+
+
+def _value_ranges(value_range, latent_dim: int) -> list[tuple[float, float]]:
+    """One (low, high) pair per latent dimension, from one pair or a list of pairs."""
+    def pair(item):
+        low, high = (float(v) for v in item)
+        if not low < high:
+            raise ValueError(f"expected each value range as (low, high) with low < high; got {tuple(item)}")
+        return low, high
+
+    items = list(value_range)
+    if len(items) == 2 and all(isinstance(v, (int, float)) for v in items):
+        return [pair(items)] * latent_dim
+    if len(items) != latent_dim or not all(hasattr(v, "__len__") and len(v) == 2 for v in items):
+        raise ValueError(f"expected value_range as one (low, high) pair or {latent_dim} pairs, one per "
+                         f"latent dimension; got {value_range!r}")
+    return [pair(v) for v in items]
+
+
+def decoded_grid(decoder_or_ae, value_range=(-3.0, 3.0), steps: int = 9, dims: tuple[int, int] = (0, 1),
+                 base=None, title: str | None = None, scale: float = 0.45):
+    """Decode a steps × steps grid of codes that sweep two latent dimensions; show the images.
+
+    Columns move `dims[0]` from low to high (left to right), rows move `dims[1]` from low to
+    high (bottom to top); every other dimension stays at `base` (default: zeros). The static
+    twin of `aegan_lib.widgets.latent_explorer`, for pages read without a running kernel.
+    `value_range` is one (low, high) pair or one pair per latent dimension.
+
+    Taught in: chapter 1, "Exploring the latent space".
+    """
+    latent_dim = _latent_size(decoder_or_ae)
+    if latent_dim is None:
+        raise ValueError("could not tell the latent size of this decoder (its first layer is not Linear)")
+    if not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"expected an int steps >= 2; got {steps!r}")
+    first, second = dims
+    if not (0 <= first < latent_dim and 0 <= second < latent_dim and first != second):
+        raise ValueError(f"expected two different dims in 0..{latent_dim - 1}; got {dims!r}")
+    ranges = _value_ranges(value_range, latent_dim)
+    codes = torch.zeros(steps, steps, latent_dim) if base is None else \
+        torch.as_tensor(base, dtype=torch.float32).reshape(1, 1, latent_dim).repeat(steps, steps, 1)
+    across = torch.linspace(*ranges[first], steps)
+    up = torch.linspace(*ranges[second], steps)
+    codes[:, :, first] = across.view(1, steps)
+    codes[:, :, second] = up.flip(0).view(steps, 1)  # top row = highest value
+    images = _decode_images(decoder_or_ae, codes.view(-1, latent_dim))
+    _, channels, height, width = images.shape
+    fig, axes = _figure(scale * steps + 1.2, scale * steps + (0.9 if title else 0.6))
+    ax = axes[0, 0]
+    image_grid(images, ncols=steps, ax=ax)
+    centres_x = [1 + j * (width + 1) + (width - 1) / 2 for j in range(steps)]
+    centres_y = [1 + i * (height + 1) + (height - 1) / 2 for i in range(steps)]
+    every = max(1, steps // 5)
+    ax.set_xticks(centres_x[::every], [f"{v:.2g}" for v in across.tolist()[::every]])
+    ax.set_yticks(centres_y[::every], [f"{v:.2g}" for v in up.flip(0).tolist()[::every]])
+    ax.set_xlabel(f"code dimension {first + 1}")
+    ax.set_ylabel(f"code dimension {second + 1}")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

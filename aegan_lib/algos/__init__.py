@@ -1,10 +1,13 @@
 """Algorithm objects: one class per method, each with a readable `step(x) -> dict`.
 
-Taught in: chapter 1 (AE), chapter 2 (GAN).
+Taught in: chapter 1 (AE), chapter 2 (GAN), chapter 3 (LatentGAN).
 """
 
 from .ae import AE
+from .aegan import AEGAN
 from .base import Algorithm
 from .gan import GAN
+from .latent_gan import LatentGAN
+from .factory import make
 
-__all__ = ["AE", "Algorithm", "GAN"]
+__all__ = ["AE", "AEGAN", "Algorithm", "GAN", "LatentGAN", "make"]

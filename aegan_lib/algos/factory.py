@@ -1,0 +1,156 @@
+"""`make(method, data)`: an algorithm with default networks sized from the data, on its device.
+
+The one place that says "a GAN for the ring is built like this". Chapters that compare methods
+loop over names; everything else builds its nets by hand. The defaults for "aegan" are the
+best configuration chapter 4's ablation found (`bench/ablation.py`).
+
+Taught in: chapter 4, "One call per method".
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .. import nets
+from ..data import GaussianMixture2D, ImageDataset, Split
+from .aegan import AEGAN
+from .base import Algorithm
+from .gan import GAN
+from .latent_gan import LatentGAN
+
+METHODS = ("gan", "latent_gan", "aegan")
+
+# Network sizes per kind of data. "points": 2D mixtures; "small_images": 8×8 digits (MLPs);
+# "images": 28×28 and up (the convnets of aegan_lib.nets; `hidden` only sizes the MLP parts).
+# 2D points get a 2D code: an encoder of 2D data can only fill a 2D slice of a larger code space,
+# so a latent critic could never be satisfied there (chapter 4 measures latent_dim 2 vs 8).
+NET_DEFAULTS = {
+    "points": {"latent_dim": 2, "noise_dim": 2, "generator_hidden": (128, 256),
+               "discriminator_hidden": (256, 128), "encoder_hidden": (256, 128),
+               "latent_discriminator_hidden": (128, 128)},
+    "small_images": {"latent_dim": 16, "noise_dim": 16, "generator_hidden": (128, 256),
+                     "discriminator_hidden": (256, 128), "encoder_hidden": (256, 128),
+                     "latent_discriminator_hidden": (128, 128)},
+    "images": {"latent_dim": 32, "noise_dim": 32, "generator_hidden": (128, 256),
+               "discriminator_hidden": (256, 128), "encoder_hidden": (256, 128),
+               "latent_discriminator_hidden": (256, 256)},
+}
+
+# Constructor defaults per method (keyword arguments of the class), for every kind of data.
+METHOD_DEFAULTS = {
+    "gan": {"betas": (0.5, 0.999), "loss": "nonsaturating"},
+    "latent_gan": {"pretrain_steps": 2000, "lr_ae": 1e-3, "lr_g": 2e-4, "lr_d": 2e-4,
+                   "betas": (0.5, 0.999), "loss": "nonsaturating"},
+    # The best configuration of chapter 4's ablation (and the latent critic: AEGAN_LATENT_CRITIC).
+    "aegan": {"latent_reconstruction_weight": 0.0, "adversarial_reconstructions": False,
+              "betas": (0.5, 0.999), "loss": "nonsaturating"},
+}
+# Per kind of data, for "gan" and "aegan": the Adam learning rate of every net (lr_g = lr_d) and
+# the AEGAN's λ, the weight of ‖x − G(E(x))‖² (a mean over the numbers of one example). Chosen in
+# chapter 4's exploration at 5000 steps of batch 64: 1e-3 beat 2e-4 on the 2D mixtures, 2e-4 was
+# steadier than 1e-3 on the digits, for both methods; λ = 10 beat 1 on both.
+KIND_DEFAULTS = {
+    "points": {"lr": 1e-3, "reconstruction_weight": 10.0},
+    "small_images": {"lr": 2e-4, "reconstruction_weight": 10.0},
+    "images": {"lr": 2e-4, "reconstruction_weight": 10.0},
+}
+# Whether make("aegan", ...) builds a latent discriminator when none is passed.
+AEGAN_LATENT_CRITIC = True
+
+NET_NAMES = {"gan": ("generator", "discriminator"),
+             "latent_gan": ("encoder", "decoder", "generator", "discriminator"),
+             "aegan": ("encoder", "generator", "discriminator", "latent_discriminator")}
+SIZE_KEYS = ("latent_dim", "noise_dim", "hidden", "generator_hidden", "discriminator_hidden",
+             "encoder_hidden", "latent_discriminator_hidden")
+
+
+def data_kind(data) -> tuple[str, tuple[int, ...], torch.device]:
+    """("points" | "small_images" | "images", per-sample shape, device) of a dataset or tensor."""
+    if isinstance(data, GaussianMixture2D):
+        return "points", (2,), data.device
+    if isinstance(data, ImageDataset):
+        source = data.train.x
+    elif isinstance(data, Split):
+        source = data.x
+    elif isinstance(data, Tensor) and data.ndim >= 2:
+        source = data
+    else:
+        raise TypeError("expected data to be an aegan_lib dataset (data.ring(), data.grid(), data.digits(), "
+                        f"data.mnist()) or a tensor shaped (N, ...); got {type(data).__name__}")
+    shape = tuple(source.shape[1:])
+    if len(shape) == 1:
+        return "points", shape, source.device
+    kind = "images" if nets._uses_conv(nets._check_shape(shape)) else "small_images"
+    return kind, shape, source.device
+
+
+def make(method: str, data, **overrides) -> Algorithm:
+    """Build `method` ("gan", "latent_gan" or "aegan") with default nets sized from `data`.
+
+    The nets are created on the data's device (seed first with `aegan_lib.seed_everything` for
+    reproducible weights). `overrides` are either constructor keyword arguments of the class
+    (e.g. `lr_g=1e-3`, `reconstruction_weight=2.0`), network sizes (`latent_dim`, `noise_dim`,
+    `hidden` for every MLP, or `generator_hidden`, `discriminator_hidden`, `encoder_hidden`,
+    `latent_discriminator_hidden`), or ready-made nets by role (`generator=...`). For "aegan",
+    `latent_discriminator=None` switches the latent critic off.
+
+    Example: `algo = make("aegan", data.grid(), reconstruction_weight=0.5); fit(algo, data.grid(), steps=5000)`.
+
+    Taught in: chapter 4, "One call per method".
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
+    kind, shape, device = data_kind(data)
+    sizes = dict(NET_DEFAULTS[kind])
+    kwargs = dict(METHOD_DEFAULTS[method])
+    if method in ("gan", "aegan"):
+        kwargs["lr_g"] = kwargs["lr_d"] = KIND_DEFAULTS[kind]["lr"]
+    if method == "aegan":
+        kwargs["reconstruction_weight"] = KIND_DEFAULTS[kind]["reconstruction_weight"]
+    given_nets: dict[str, nn.Module | None] = {}
+    allowed = set(SIZE_KEYS) | set(kwargs) | set(NET_NAMES[method])
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise ValueError(f"make({method!r}) got unknown overrides {unknown}; expected constructor arguments "
+                         f"{sorted(kwargs)}, network sizes {list(SIZE_KEYS)} or nets {list(NET_NAMES[method])}")
+    for key, value in overrides.items():
+        if key == "hidden":
+            for name in SIZE_KEYS:
+                if name.endswith("_hidden"):
+                    sizes[name] = tuple(value)
+        elif key in SIZE_KEYS:
+            sizes[key] = tuple(value) if key.endswith("_hidden") else value
+        elif key in NET_NAMES[method]:
+            given_nets[key] = value
+        else:
+            kwargs[key] = value
+
+    def net(role: str, build):
+        if role in given_nets:
+            built = given_nets[role]
+        else:
+            built = build()
+        return built.to(device) if built is not None else None
+
+    latent_dim = sizes["latent_dim"]
+    if method == "gan":
+        generator = net("generator", lambda: nets.generator(latent_dim, shape, sizes["generator_hidden"]))
+        discriminator = net("discriminator", lambda: nets.discriminator(shape, sizes["discriminator_hidden"]))
+        return GAN(generator, discriminator, latent_dim, **kwargs)
+    if method == "aegan":
+        encoder = net("encoder", lambda: nets.encoder(shape, latent_dim, sizes["encoder_hidden"]))
+        generator = net("generator", lambda: nets.generator(latent_dim, shape, sizes["generator_hidden"]))
+        discriminator = net("discriminator", lambda: nets.discriminator(shape, sizes["discriminator_hidden"]))
+        latent_discriminator = net("latent_discriminator", lambda: nets.discriminator(
+            (latent_dim,), sizes["latent_discriminator_hidden"]) if AEGAN_LATENT_CRITIC else None)
+        return AEGAN(encoder, generator, discriminator, latent_dim,
+                     latent_discriminator=latent_discriminator, **kwargs)
+    # "latent_gan": an autoencoder, then a GAN on its codes (noise_dim → latent_dim).
+    noise_dim = sizes["noise_dim"]
+    encoder = net("encoder", lambda: nets.encoder(shape, latent_dim, sizes["encoder_hidden"]))
+    decoder = net("decoder", lambda: nets.decoder(latent_dim, shape, sizes["generator_hidden"]))
+    generator = net("generator", lambda: nets.generator(noise_dim, (latent_dim,), sizes["generator_hidden"]))
+    discriminator = net("discriminator", lambda: nets.discriminator((latent_dim,),
+                                                                    sizes["latent_discriminator_hidden"]))
+    return LatentGAN(encoder, decoder, generator, discriminator, latent_dim, noise_dim, **kwargs)

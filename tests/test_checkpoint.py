@@ -1,0 +1,210 @@
+"""aegan_lib.checkpoint and fit's checkpointing: weights-only loading, config checks, atomic
+saves that survive a killed process (pitfall 5), and saving on KeyboardInterrupt."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import aegan_lib
+from aegan_lib import checkpoint as ckpt
+from aegan_lib import data
+from aegan_lib.algos import AE
+
+QUIET = {"progress": False}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fit(algo, path, steps=4, **kwargs):
+    options = {"batch_size": 16, "log_every": 2, "checkpoint": path, **QUIET, **kwargs}
+    return aegan_lib.fit(algo, data.ring(), steps=steps, **options)
+
+
+def test_checkpoint_loads_weights_only_and_holds_everything(make_gan, checkpoint_path):
+    gan = make_gan()
+    history = _fit(gan, checkpoint_path)
+    state = torch.load(checkpoint_path, weights_only=True)  # no pickled code
+    assert set(state) == {"format", "step", "config", "algorithm", "optimizers", "rng", "data_stream",
+                          "history", "versions"}
+    assert state["format"] == ckpt.FORMAT_VERSION and state["step"] == 4 and state["history"] == history
+    assert state["config"]["algorithm"] == "GAN" and state["config"]["batch_size"] == 16
+    assert state["config"]["data"] == {"name": "ring", "shape": [2]}
+    assert set(state["optimizers"]) == {"generator", "discriminator"}
+    assert state["versions"]["aegan_lib"] == aegan_lib.__version__
+    assert isinstance(state["versions"]["torch"], str)
+    for name, value in gan.state_dict().items():
+        assert torch.equal(state["algorithm"][name], value)
+    assert [p.name for p in checkpoint_path.parent.iterdir()] == [checkpoint_path.name]  # no temp files left
+
+
+def test_load_rejects_a_file_that_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="not an aegan_lib checkpoint"):
+        ckpt.load(path)
+
+
+@pytest.mark.parametrize("change,keys", [
+    ({"batch_size": 8}, ["batch_size (checkpoint: 16, now: 8)"]),
+    ({"seed": 3}, ["seed (checkpoint: 0, now: 3)"]),
+    ({"lr": 2e-3}, ["lr (checkpoint: 0.001, now: 0.002)"]),
+    ({"lr": 2e-3, "batch_size": 8}, ["batch_size", "lr"]),
+])
+def test_mismatched_config_names_the_differing_keys(make_ae, checkpoint_path, change, keys):
+    _fit(make_ae(lr=1e-3), checkpoint_path)
+    before = checkpoint_path.read_bytes()
+    lr = change.pop("lr", 1e-3)
+    with pytest.raises(ValueError, match="differing keys") as error:
+        _fit(make_ae(lr=lr), checkpoint_path, steps=8, **change)
+    for key in keys:
+        assert key in str(error.value)
+    assert "steps" not in str(error.value)  # a longer run is a continuation, not a new config
+    assert checkpoint_path.read_bytes() == before  # and the old checkpoint is left alone
+
+
+def test_another_algorithm_or_dataset_is_a_mismatch(make_ae, make_gan, checkpoint_path):
+    _fit(make_ae(), checkpoint_path)
+    with pytest.raises(ValueError, match=r"algorithm \(checkpoint: 'AE', now: 'GAN'\)"):
+        _fit(make_gan(), checkpoint_path)
+    with pytest.raises(ValueError, match=r"data\.name \(checkpoint: 'ring', now: 'grid'\)"):
+        aegan_lib.fit(make_ae(), data.grid(), steps=4, batch_size=16, checkpoint=checkpoint_path, **QUIET)
+
+
+def test_config_differences_nested():
+    saved = {"a": 1, "data": {"name": "ring", "shape": [2]}, "gone": 0}
+    current = {"a": 1, "data": {"name": "grid", "shape": [2]}, "new": [1]}
+    assert ckpt.config_differences(saved, current) == [
+        "data.name (checkpoint: 'ring', now: 'grid')",
+        "gone (checkpoint: 0, now: '<missing>')",
+        "new (checkpoint: '<missing>', now: [1])",
+    ]
+    assert ckpt.config_differences(saved, saved) == []
+
+
+def test_save_atomic_failure_keeps_the_old_file_and_cleans_up(tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "step": 1}, path)
+
+    def broken_save(obj, file, *args, **kwargs):
+        file.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "step": 2}, path)
+    assert ckpt.load(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+# A child process saves a checkpoint through fit, then dies (os._exit: no cleanup, no finally)
+# in the middle of the next save, at the stage named by argv[2].
+_KILLED_MID_SAVE = textwrap.dedent("""
+    import os, sys
+    import torch
+    import aegan_lib
+    from aegan_lib import algos, data, nets
+
+    path, stage = sys.argv[1], sys.argv[2]
+
+    def run(steps):
+        aegan_lib.seed_everything(0)
+        ae = algos.AE(nets.encoder((2,), 2, hidden=(8,)), nets.decoder(2, (2,), hidden=(8,)))
+        return aegan_lib.fit(ae, data.ring(), steps=steps, batch_size=16, log_every=3,
+                             checkpoint=path, progress=False)
+
+    run(3)
+    real_save = torch.save
+    if stage == "replace":      # the temp file is complete; die before it is moved into place
+        os.replace = lambda *args, **kwargs: os._exit(1)
+    else:                       # die halfway through writing the bytes
+        def save(obj, file, *args, **kwargs):
+            import io
+            buffer = io.BytesIO()
+            real_save(obj, buffer)
+            file.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+            file.flush()
+            os._exit(1)
+        torch.save = save
+    run(6)
+    print("the second save did not crash")
+""")
+
+
+def test_process_killed_mid_save_leaves_the_previous_checkpoint(tmp_path, make_ae, assert_same):
+    script = tmp_path / "killed.py"
+    script.write_text(_KILLED_MID_SAVE)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    stages = ("replace", "write")
+    paths = {stage: tmp_path / stage / "checkpoint.pt" for stage in stages}
+    children = {stage: subprocess.Popen([sys.executable, str(script), str(paths[stage]), stage], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for stage in stages}  # both at once: each pays torch's import time
+    for stage, child in children.items():
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 1, f"{stage}: {out}{err}"
+        assert "did not crash" not in out
+
+    for stage in stages:
+        path = paths[stage]
+        state = ckpt.load(path)  # still loads, weights only, and holds the first run's step
+        assert state["step"] == 3 and state["history"]["step"] == [3]
+        strays = [p for p in path.parent.iterdir() if p != path]
+        assert len(strays) == 1 and strays[0].name.endswith(".tmp"), strays  # the half-file is a temp file
+        if stage == "write":
+            with pytest.raises(Exception):
+                torch.load(strays[0], weights_only=True)  # really half a file
+        # fit resumes from the real checkpoint, not from the temp file, and matches a clean run.
+        resumed = make_ae(hidden=(8,), seed=7)  # other initial weights: the checkpoint must override them
+        resumed_history = _fit(resumed, path, steps=6, log_every=3)
+        clean = make_ae(hidden=(8,))
+        clean_history = _fit(clean, None, steps=6, log_every=3)
+        assert resumed_history == clean_history and resumed_history["step"] == [3, 6]
+        assert_same(resumed.state_dict(), clean.state_dict())
+
+
+class InterruptedAE(AE):
+    """An AE whose step number `interrupt_at` (1-based, counted per object) raises KeyboardInterrupt."""
+
+    interrupt_at: int | None = None
+
+    def step(self, x):
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls == self.interrupt_at:
+            raise KeyboardInterrupt  # as if Ctrl-C / Colab's stop button landed here
+        return super().step(x)
+
+
+def _interrupted_ae(seed, interrupt_at):
+    aegan_lib.seed_everything(seed)
+    ae = InterruptedAE(aegan_lib.nets.encoder((2,), 2, hidden=(8,)), aegan_lib.nets.decoder(2, (2,), hidden=(8,)))
+    ae.interrupt_at = interrupt_at
+    return ae
+
+
+def test_keyboard_interrupt_saves_a_checkpoint_and_a_rerun_resumes(checkpoint_path, assert_same):
+    ae = _interrupted_ae(seed=0, interrupt_at=13)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(ae, checkpoint_path, steps=20, log_every=5, checkpoint_every=100)
+    state = ckpt.load(checkpoint_path)
+    assert state["step"] == 12  # the 12 steps that finished
+    assert state["history"]["step"] == [5, 10, 12]
+    assert_same(state["algorithm"], ae.state_dict())  # exactly the state at the interruption
+
+    rerun = _interrupted_ae(seed=1, interrupt_at=None)  # a fresh object, as after a kernel restart
+    history = _fit(rerun, checkpoint_path, steps=20, log_every=5, checkpoint_every=100)
+    assert rerun.calls == 8  # only the missing steps ran
+    assert history["step"] == [5, 10, 12, 15, 20]
+    assert history["loss"][:3] == state["history"]["loss"]
+    assert ckpt.load(checkpoint_path)["step"] == 20
+
+
+def test_keyboard_interrupt_without_a_checkpoint_just_reraises(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _fit(_interrupted_ae(seed=0, interrupt_at=2), None, steps=5)
+    assert list(tmp_path.iterdir()) == []

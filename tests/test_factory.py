@@ -1,0 +1,76 @@
+"""`make(method, data)` (chapter 4): every method builds from the data alone and trains a step."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import aegan_lib as ag
+from aegan_lib.algos import AEGAN, GAN, make
+from aegan_lib.algos.factory import METHODS
+
+DATASETS = {"ring": ag.data.ring, "digits": ag.data.digits}
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_builds_and_trains_on_ring_and_digits(method, dataset):
+    data = DATASETS[dataset]()
+    ag.seed_everything(0)
+    algo = make(method, data)
+    history = ag.fit(algo, data, steps=3, batch_size=16, progress=False, log_every=3)
+    assert history["step"] == [3]
+    assert all(torch.isfinite(torch.tensor(values)).all() for values in history.values())
+    samples = algo.sample(5)
+    assert samples.shape == (5, *data.shape)
+    assert algo.device == torch.device("cpu")
+
+
+def test_unknown_method_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown method 'vaegan'; known methods: gan, latent_gan, aegan"):
+        make("vaegan", ag.data.ring())
+
+
+def test_unknown_override_is_an_error_that_names_the_accepted_keys():
+    with pytest.raises(ValueError, match=r"unknown overrides \['lamda'\].*reconstruction_weight"):
+        make("aegan", ag.data.ring(), lamda=2.0)
+
+
+def test_data_must_be_a_dataset_or_tensor():
+    with pytest.raises(TypeError, match="expected data to be an aegan_lib dataset"):
+        make("gan", [[0.0, 1.0]])
+
+
+def test_overrides_reach_the_nets_and_the_constructor():
+    algo = make("aegan", ag.data.grid(), latent_dim=5, hidden=(32,), reconstruction_weight=0.25,
+                latent_discriminator=None)
+    assert isinstance(algo, AEGAN) and algo.latent_discriminator is None
+    assert algo.config["latent_dim"] == 5 and algo.config["reconstruction_weight"] == 0.25
+    assert algo.encoder(torch.zeros(2, 2)).shape == (2, 5)
+    assert [m.out_features for m in algo.generator.modules() if isinstance(m, torch.nn.Linear)] == [32, 2]
+    gan = make("gan", ag.data.digits(), generator_hidden=(20, 30), lr_d=1e-3)
+    assert isinstance(gan, GAN) and gan.config["lr_d"] == 1e-3
+    assert [m.out_features for m in gan.generator.modules() if isinstance(m, torch.nn.Linear)] == [20, 30, 64]
+
+
+def test_images_of_28_by_28_get_convnets_and_tensors_are_accepted():
+    images = torch.rand(32, 1, 28, 28) * 2 - 1
+    algo = make("aegan", images)
+    assert any(isinstance(m, torch.nn.Conv2d) for m in algo.discriminator.modules())
+    assert algo.sample(2).shape == (2, 1, 28, 28)
+    assert algo.data_range == (-1.0, 1.0)
+    points = make("gan", torch.randn(100, 2))
+    assert points.sample(3).shape == (3, 2)
+
+
+def test_aegan_defaults_are_the_best_configuration_of_the_ablation():
+    path = Path(__file__).resolve().parents[1] / "results" / "ablation.json"
+    if not path.exists():
+        pytest.skip("results/ablation.json not produced yet (python bench/ablation.py)")
+    best = json.loads(path.read_text()).get("best")
+    if best is None:
+        pytest.skip("results/ablation.json holds no complete configuration yet")
+    config = make("aegan", ag.data.grid()).config
+    for key, value in best["switches"].items():
+        assert config[key] == value, f"make('aegan') has {key}={config[key]!r}; the ablation's best has {value!r}"

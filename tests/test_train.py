@@ -1,0 +1,193 @@
+"""aegan_lib.fit: determinism, history rows, validation, resume equivalence (pitfall 4) and the
+NaN guard."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+from torch import nn
+
+import aegan_lib
+from aegan_lib import checkpoint as ckpt
+from aegan_lib import data
+from aegan_lib.algos import GAN, Algorithm
+
+QUIET = {"progress": False}
+
+
+class Counter(Algorithm):
+    """A stand-in algorithm whose step k (1-based) reports loss = k and twice_loss = 2k."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+        self.optimizers = {}
+        self.config = {}
+
+    def step(self, x):
+        self.calls += 1
+        return {"loss": self.calls.float(), "twice_loss": 2 * self.calls.float()}
+
+
+# ================================================================= history and validation
+
+
+def test_history_rows_average_each_log_interval():
+    history = aegan_lib.fit(Counter(), torch.zeros(10, 2), steps=23, batch_size=2, log_every=5, **QUIET)
+    assert history["step"] == [5, 10, 15, 20, 23]
+    assert history["loss"] == [3.0, 8.0, 13.0, 18.0, 22.0]  # mean of 1..5, 6..10, ..., 21..23
+    assert history["twice_loss"] == [6.0, 16.0, 26.0, 36.0, 44.0]
+    assert set(history) == {"step", "loss", "twice_loss"}
+
+
+def test_fit_returns_the_algorithms_loss_keys(make_ae, make_gan, ring_data):
+    ae_history = aegan_lib.fit(make_ae(), ring_data, steps=4, batch_size=8, log_every=2, **QUIET)
+    assert set(ae_history) == {"step", "loss"} and ae_history["step"] == [2, 4]
+    gan_history = aegan_lib.fit(make_gan(), ring_data, steps=3, batch_size=8, log_every=1, **QUIET)
+    assert set(gan_history) == {"step", "d_loss", "g_loss", "d_real", "d_fake", "d_fake_after"}
+    assert gan_history["step"] == [1, 2, 3]
+    assert all(isinstance(v, float) and math.isfinite(v) for v in gan_history["d_loss"])
+
+
+@pytest.mark.parametrize("name,value", [("steps", 0), ("steps", -3), ("steps", 2.5), ("steps", "10"),
+                                        ("log_every", 0), ("checkpoint_every", 0)])
+def test_fit_validates_step_counts(make_ae, ring_data, name, value):
+    kwargs = {"steps": 4, name: value}
+    with pytest.raises(ValueError, match=f"positive int {name}"):
+        aegan_lib.fit(make_ae(), ring_data, **kwargs, **QUIET)
+
+
+def test_fit_validates_batch_size_and_algorithm(make_ae, ring_data):
+    with pytest.raises(ValueError, match="positive int batch_size"):
+        aegan_lib.fit(make_ae(), ring_data, steps=2, batch_size=0, **QUIET)
+    with pytest.raises(ValueError, match="batch_size 11 is larger than the dataset"):
+        aegan_lib.fit(make_ae(), torch.zeros(10, 2), steps=2, batch_size=11, **QUIET)
+    with pytest.raises(TypeError, match="aegan_lib.algos algorithm"):
+        aegan_lib.fit(nn.Linear(2, 2), ring_data, steps=2, **QUIET)
+
+
+def test_ae_data_checks(make_ae, digits_data):
+    ae = make_ae((1, 8, 8), latent_dim=4)
+    with pytest.raises(ValueError, match=r"training data in \[-1, 1\].*range"):
+        aegan_lib.fit(ae, digits_data.train.x * 3, steps=2, **QUIET)
+    with pytest.raises(ValueError, match="NaN/Inf"):
+        aegan_lib.fit(ae, torch.full((70, 1, 8, 8), math.nan), steps=2, **QUIET)
+    with pytest.raises(TypeError, match="got list"):
+        aegan_lib.fit(ae, [[0.0]], steps=2, **QUIET)
+
+
+# ================================================================= determinism
+
+
+@pytest.mark.parametrize("kind", ["ae", "gan"])
+def test_same_seed_same_losses_twice(make_ae, make_gan, digits_data, kind):
+    def run(seed):
+        algo = make_ae((1, 8, 8), 4, noise_std=0.1) if kind == "ae" else make_gan((1, 8, 8), 4)
+        return aegan_lib.fit(algo, digits_data, steps=20, batch_size=32, seed=seed, log_every=1, **QUIET)
+
+    first, second, other = run(1), run(1), run(2)
+    assert first == second  # exactly, every logged float
+    assert first != other  # and the seed matters (batch order and noise)
+
+
+# ================================================================= resume equivalence
+
+
+def _optimizer_states(algo):
+    return {name: optimizer.state_dict() for name, optimizer in algo.optimizers.items()}
+
+
+@pytest.mark.parametrize("kind", ["ae", "gan"])
+@pytest.mark.parametrize("dataset", ["digits", "ring"])
+def test_resume_equals_uninterrupted(make_ae, make_gan, digits_data, checkpoint_path, assert_same, kind, dataset):
+    """N steps + save + load into fresh objects + N more == 2N steps, bit for bit (pitfall 4)."""
+    source = digits_data if dataset == "digits" else data.ring()
+    shape = (1, 8, 8) if dataset == "digits" else (2,)
+    # digits: 1438 rows / 64 = 22 batches an epoch, so 2N = 30 steps cross an epoch boundary.
+    n = 15
+
+    def build(seed):  # a denoising AE, so the AE draws noise from the RNG too
+        return make_ae(shape, 3, seed=seed, noise_std=0.1) if kind == "ae" else make_gan(shape, 3, seed=seed)
+
+    def run(algo, steps, checkpoint=None):
+        return aegan_lib.fit(algo, source, steps=steps, batch_size=64, seed=5, log_every=5,
+                             checkpoint=checkpoint, **QUIET)
+
+    whole = build(seed=0)
+    whole_history = run(whole, 2 * n)
+    whole_rng = torch.get_rng_state()
+
+    first = build(seed=0)
+    run(first, n, checkpoint_path)
+    assert ckpt.load(checkpoint_path)["step"] == n
+    resumed = build(seed=123)  # fresh objects, different initial weights and RNG state
+    assert not torch.equal(next(resumed.parameters()), next(whole.parameters()))
+    resumed_history = run(resumed, 2 * n, checkpoint_path)
+
+    assert resumed_history == whole_history
+    assert whole_history["step"] == [5, 10, 15, 20, 25, 30]
+    assert_same(resumed.state_dict(), whole.state_dict())
+    assert_same(_optimizer_states(resumed), _optimizer_states(whole))
+    assert torch.equal(torch.get_rng_state(), whole_rng)  # the noise stream continued identically
+    saved = ckpt.load(checkpoint_path)
+    assert saved["step"] == 2 * n and saved["history"] == whole_history
+
+
+def test_rerunning_a_finished_fit_is_a_no_op(make_ae, ring_data, checkpoint_path, assert_same):
+    ae = make_ae()
+    history = aegan_lib.fit(ae, ring_data, steps=6, batch_size=8, log_every=2, checkpoint=checkpoint_path, **QUIET)
+    before = {k: v.clone() for k, v in ae.state_dict().items()}
+    again = aegan_lib.fit(ae, ring_data, steps=6, batch_size=8, log_every=2, checkpoint=checkpoint_path, **QUIET)
+    assert again == history
+    assert_same(ae.state_dict(), before)
+
+
+# ================================================================= NaN guard
+
+
+_NONFINITE = re.compile(r"loss '(\w+)' became (nan|inf|-inf) at step (\d+)")
+
+
+def test_exploding_ae_stops_with_a_named_step(make_ae, ring_data, checkpoint_path):
+    ae = make_ae(lr=1e6)  # linear decoder: the squared error overflows within a few steps
+    with pytest.raises(aegan_lib.NonFiniteLossError) as error:
+        aegan_lib.fit(ae, ring_data, steps=200, batch_size=32, log_every=1, checkpoint=checkpoint_path,
+                      checkpoint_every=1, **QUIET)
+    match = _NONFINITE.search(str(error.value))
+    assert match, str(error.value)
+    name, step = match.group(1), int(match.group(3))
+    assert name == "loss" and step > 1
+    state = ckpt.load(checkpoint_path)  # the last checkpoint, written one step earlier, is intact
+    assert state["step"] == step - 1
+    assert all(math.isfinite(v) for v in state["history"]["loss"]) and state["history"]["step"][-1] == step - 1
+    assert all(torch.isfinite(v).all() for v in state["algorithm"].values())
+
+
+class PoisonedGAN(GAN):
+    """A GAN whose generator turns into NaN at the start of step `poison_at` (1-based)."""
+
+    poison_at = 7
+
+    def step(self, real):
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls == self.poison_at:
+            with torch.no_grad():
+                for p in self.generator.parameters():
+                    p.fill_(math.nan)
+        return super().step(real)
+
+
+def test_nan_gan_names_step_and_loss_and_keeps_the_earlier_checkpoint(checkpoint_path):
+    aegan_lib.seed_everything(0)
+    gan = PoisonedGAN(aegan_lib.nets.generator(2, (2,), hidden=(8,)), aegan_lib.nets.discriminator((2,), hidden=(8,)), 2)
+    with pytest.raises(aegan_lib.NonFiniteLossError, match="loss 'd_loss' became nan at step 7;"):
+        aegan_lib.fit(gan, data.ring(), steps=20, batch_size=16, log_every=10, checkpoint=checkpoint_path,
+                      checkpoint_every=5, **QUIET)
+    state = torch.load(checkpoint_path, weights_only=True)
+    assert state["step"] == 5 and state["history"]["step"] == [5]
+    assert all(math.isfinite(v[0]) for k, v in state["history"].items() if k != "step")
+    assert all(torch.isfinite(v).all() for v in state["algorithm"].values())
