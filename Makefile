@@ -6,8 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AEGAN_PROFILE ?= quick
-# Keep matplotlib and the notebooks off any display and away from $HOME caches.
-export MPLBACKEND := Agg
+# No MPLBACKEND here: the kernels need their inline backend for figures to reach the
+# notebooks, and without a display matplotlib already falls back to Agg in plain Python.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb))
