@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import threading
 from pathlib import Path
 
 import torch
@@ -65,6 +67,39 @@ class _History:
         return means
 
 
+class _DeferredInterrupt:
+    """Let a Ctrl-C (or Jupyter's / Colab's stop button) land between two steps, not inside one.
+
+    A KeyboardInterrupt raised in the middle of `algo.step` could leave D updated and G not; a
+    checkpoint of that state would not resume bit-exactly. While active, the first SIGINT is
+    only recorded and `fit` raises KeyboardInterrupt after the step finishes; a second SIGINT
+    interrupts at once (for a step that hangs). Signals can only be caught in the main thread:
+    elsewhere this does nothing and an interrupt arrives wherever it arrives.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:  # the second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:  # e.g. an interpreter that does not allow it
+                self._previous = None
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
 def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
         checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 500,
         log_every: int = 50, progress: bool = True) -> dict[str, list[float]]:
@@ -79,8 +114,9 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
         batch_size: samples per step (the last partial batch of an epoch is dropped).
         seed: seeds the noise stream and the batch order; same nets + same seed → same losses.
         checkpoint: a file path; saved atomically every `checkpoint_every` steps, at the end,
-            and on KeyboardInterrupt. An existing file with a different config raises an error
-            naming the differing keys.
+            and on KeyboardInterrupt (a Ctrl-C or the notebook's stop button lets the running
+            step finish first, so the checkpoint resumes bit-exactly). An existing file with a
+            different config raises an error naming the differing keys.
         log_every: steps per history row; losses are averaged over the row and shown in the
             progress bar. Losses reach the host only then (no per-step sync).
 
@@ -141,17 +177,21 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
     bar = tqdm(total=steps, initial=start, desc=type(algo).__name__, disable=not progress,
                dynamic_ncols=True, leave=True)
     step = start
+    interrupt = _DeferredInterrupt()
     try:
-        while step < steps:
-            history.add(step, algo.step(stream.next()))
-            step += 1
-            bar.update(1)
-            if step % log_every == 0 or step == steps:
-                means = history.flush()
-                bar.set_postfix({name: f"{value:.3g}" for name, value in means.items()}, refresh=False)
-            if step % checkpoint_every == 0 and step < steps:
-                history.flush()  # a checkpoint only ever holds steps that were checked finite
-                save(step)
+        with interrupt:
+            while step < steps:
+                history.add(step, algo.step(stream.next()))
+                step += 1
+                bar.update(1)
+                if step % log_every == 0 or step == steps:
+                    means = history.flush()
+                    bar.set_postfix({name: f"{value:.3g}" for name, value in means.items()}, refresh=False)
+                if step % checkpoint_every == 0 and step < steps:
+                    history.flush()  # a checkpoint only ever holds steps that were checked finite
+                    save(step)
+                if interrupt.requested:
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
         history.flush()
         save(step)
