@@ -170,21 +170,29 @@ def test_process_killed_mid_save_leaves_the_previous_checkpoint(tmp_path, make_a
 
 
 class InterruptedAE(AE):
-    """An AE whose step number `interrupt_at` (1-based, counted per object) raises KeyboardInterrupt."""
+    """An AE interrupted inside its step number `interrupt_at` (1-based, counted per object).
+
+    `how="raise"`: KeyboardInterrupt raised inside the step, as when the interrupt cannot be
+    deferred (fit not in the main thread). `how="signal"`: the process sends itself SIGINT, which
+    is what Ctrl-C, Jupyter's and Colab's stop buttons do.
+    """
 
     interrupt_at: int | None = None
+    how: str = "raise"
 
     def step(self, x):
         self.calls = getattr(self, "calls", 0) + 1
         if self.calls == self.interrupt_at:
-            raise KeyboardInterrupt  # as if Ctrl-C / Colab's stop button landed here
+            if self.how == "raise":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
         return super().step(x)
 
 
-def _interrupted_ae(seed, interrupt_at):
+def _interrupted_ae(seed, interrupt_at, how="raise"):
     aegan_lib.seed_everything(seed)
     ae = InterruptedAE(aegan_lib.nets.encoder((2,), 2, hidden=(8,)), aegan_lib.nets.decoder(2, (2,), hidden=(8,)))
-    ae.interrupt_at = interrupt_at
+    ae.interrupt_at, ae.how = interrupt_at, how
     return ae
 
 
@@ -211,37 +219,18 @@ def test_keyboard_interrupt_without_a_checkpoint_just_reraises(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-class SignalledAE(AE):
-    """An AE that sends itself SIGINT (what Ctrl-C and Jupyter's stop button do) inside step `signal_at`."""
-
-    signal_at: int | None = None
-
-    def step(self, x):
-        self.calls = getattr(self, "calls", 0) + 1
-        if self.calls == self.signal_at:
-            os.kill(os.getpid(), signal.SIGINT)
-        return super().step(x)
-
-
-def _signalled_ae(seed, signal_at):
-    aegan_lib.seed_everything(seed)
-    ae = SignalledAE(aegan_lib.nets.encoder((2,), 2, hidden=(8,)), aegan_lib.nets.decoder(2, (2,), hidden=(8,)))
-    ae.signal_at = signal_at
-    return ae
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="needs POSIX signals")
 def test_ctrl_c_inside_a_step_stops_after_it_and_resumes_bit_exactly(checkpoint_path, assert_same):
-    ae = _signalled_ae(seed=0, signal_at=13)
+    ae = _interrupted_ae(seed=0, interrupt_at=13, how="signal")
     with pytest.raises(KeyboardInterrupt):
         _fit(ae, checkpoint_path, steps=20, log_every=5, checkpoint_every=100)
     assert ckpt.load(checkpoint_path)["step"] == 13  # the signalled step finished, then fit stopped
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # fit restored the handler
 
-    resumed = _signalled_ae(seed=1, signal_at=None)
+    resumed = _interrupted_ae(seed=1, interrupt_at=None)
     resumed_history = _fit(resumed, checkpoint_path, steps=20, log_every=5, checkpoint_every=100)
     assert resumed.calls == 7
-    clean = _signalled_ae(seed=0, signal_at=None)
+    clean = _interrupted_ae(seed=0, interrupt_at=None)
     clean_history = _fit(clean, None, steps=20, log_every=5, checkpoint_every=100)
     assert_same(resumed.state_dict(), clean.state_dict())  # as if never interrupted
     assert resumed_history["loss"][-1] == clean_history["loss"][-1]
