@@ -228,11 +228,13 @@ class BatchStream:
 
     For a tensor: one seeded `randperm` per epoch, batches of `batch_size` rows, the last
     partial batch dropped. For a mixture: fresh samples each step from the same seeded stream.
+    A dataset (`data.digits()`) streams its training split.
     """
 
-    def __init__(self, source: Tensor | GaussianMixture2D, batch_size: int, seed: int = 0):
+    def __init__(self, source, batch_size: int, seed: int = 0):
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"expected a positive int batch_size; got {batch_size!r}")
+        source = training_tensor(source)
         self.source = source
         self.batch_size = batch_size
         if isinstance(source, GaussianMixture2D):

@@ -209,3 +209,13 @@ def test_batch_stream_validation():
         data.BatchStream(torch.zeros(4, 2), batch_size=0)
     with pytest.raises(ValueError, match="larger than the dataset"):
         data.BatchStream(torch.zeros(4, 2), batch_size=5)
+
+
+def test_batch_stream_of_a_dataset_draws_its_training_split(digits_data):
+    stream = data.BatchStream(digits_data, batch_size=32, seed=0)
+    batch = stream.next()
+    assert batch.shape == (32, 1, 8, 8)
+    train_rows = {tuple(row.flatten().tolist()) for row in digits_data.train.x}
+    assert all(tuple(row.flatten().tolist()) in train_rows for row in batch)
+    with pytest.raises(TypeError, match="aegan_lib dataset"):
+        data.BatchStream([1, 2, 3], batch_size=1)
