@@ -13,8 +13,8 @@ batch size of 64):
 
 λ, the nets and the learning rates are make()'s defaults for each dataset.
 
-Each runs on the ring and the grid (5 seeds; `mode_coverage` on 2500 samples) and on the 8×8
-digits (3 seeds; `image_quality` on as many samples as test images, 359). Variants: a λ sweep on
+Each runs on the ring and the grid (10 seeds; `mode_coverage` on 2500 samples) and on the 8×8
+digits (5 seeds; `image_quality` on as many samples as test images, 359). Variants: a λ sweep on
 the grid (3 seeds) and on the digits (2 seeds), and a larger code (latent_dim 8) on the grid. The
 seed post's FAQ ("an extra model, more computation") is answered with parameter counts and
 the time per step of every configuration relative to the plain GAN, timed in one process.
@@ -22,7 +22,7 @@ the time per step of every configuration relative to the plain GAN, timed in one
 Results go to results/ablation.json, rewritten atomically after every run; a second call skips
 the runs already there (so an interrupted run resumes). Usage, from the repository root:
 
-    .venv/bin/python bench/ablation.py                  # everything: 84 runs, ≈ 25 min on 2 idle CPU cores
+    .venv/bin/python bench/ablation.py                  # everything: 144 runs, ≈ 25-30 min on 2 idle CPU cores
     .venv/bin/python bench/ablation.py --retime         # only re-measure time per step (≈ 2.5 min)
     .venv/bin/python bench/ablation.py --quick          # 300 steps, 1 seed: a smoke test
     .venv/bin/python bench/ablation.py --only grid/gan,ring    # runs whose key starts so
@@ -52,7 +52,7 @@ import aegan_lib as ag  # noqa: E402
 from aegan_lib.algos import make  # noqa: E402
 
 STEPS = 5000
-SEEDS = {"ring": 5, "grid": 5, "digits": 3}
+SEEDS = {"ring": 10, "grid": 10, "digits": 5}
 MU = 1.0                # μ of the latent-reconstruction configurations (λ: make()'s default per dataset)
 SAMPLES_2D = 2500       # the VEEGAN/PacGAN protocol
 
