@@ -86,3 +86,11 @@ def test_citations_exist_in_the_bibliography():
         for group in re.findall(r"\{cite(?::[pt])?\}`([^`]+)`", markdown):
             for key in group.split(","):
                 assert key.strip() in keys, f"{path.name} cites unknown key {key!r}"
+
+
+def test_markdown_outputs_render_as_myst():
+    """Tables shown with IPython.display.Markdown only become tables when myst-nb parses them as MyST."""
+    uses_markdown = any("text/markdown" in output.get("data", {})
+                        for path in NOTEBOOKS for cell in cells(path) for output in cell.get("outputs", []))
+    if uses_markdown:
+        assert CONFIG["sphinx"]["config"].get("nb_render_markdown_format") == "myst"
