@@ -68,9 +68,11 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
+    """Restore `rng_state()`. RNG states are CPU byte tensors even for CUDA generators, so they
+    are moved back to the CPU: `load(..., map_location="cuda")` moves every tensor to the GPU."""
+    torch.set_rng_state(state["torch"].cpu())
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([cuda_state.cpu() for cuda_state in state["cuda"]])
 
 
 def config_differences(saved: dict, current: dict, prefix: str = "") -> list[str]:

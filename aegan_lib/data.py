@@ -267,7 +267,7 @@ class BatchStream:
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state["generator"].cpu())  # a generator's state is a CPU tensor, on any device
         self.position = int(state["position"])
         permutation = state.get("permutation")
         self.permutation = None if permutation is None else permutation.to(

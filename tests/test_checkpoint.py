@@ -234,3 +234,4 @@ def test_ctrl_c_inside_a_step_stops_after_it_and_resumes_bit_exactly(checkpoint_
     clean_history = _fit(clean, None, steps=20, log_every=5, checkpoint_every=100)
     assert_same(resumed.state_dict(), clean.state_dict())  # as if never interrupted
     assert resumed_history["loss"][-1] == clean_history["loss"][-1]
+
