@@ -79,6 +79,7 @@ class _DeferredInterrupt:
 
     def __init__(self):
         self.requested = False
+        self._installed = False
         self._previous = None
 
     def _handler(self, signum, frame):
@@ -90,13 +91,16 @@ class _DeferredInterrupt:
         if threading.current_thread() is threading.main_thread():
             try:
                 self._previous = signal.signal(signal.SIGINT, self._handler)
-            except ValueError:  # e.g. an interpreter that does not allow it
-                self._previous = None
+                self._installed = True
+            except ValueError:  # e.g. an embedding interpreter that does not allow it
+                pass
         return self
 
     def __exit__(self, *exc_info):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        if self._installed:
+            # None means the previous handler was set outside Python: Python's default is the
+            # closest we can restore.
+            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.default_int_handler)
         return False
 
 
