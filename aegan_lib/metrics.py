@@ -21,8 +21,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import data as datasets
+from . import nets
 from .data import GaussianMixture2D, ImageDataset
 from .runtime import evaluating
+
+
+def kl_to_uniform(counts: Tensor) -> float:
+    """KL(p̂ ‖ uniform) = Σ_k p̂_k log(K p̂_k) of a histogram of counts over K bins, in nats.
+
+    0 when the counts are equal, log K when one bin holds everything; empty bins add 0.
+    Used for the nearest-mode histogram (`mode_coverage`) and the predicted classes (`image_quality`).
+
+    Taught in: chapter 2, "Measuring mode collapse"; chapter 3, "Measuring image quality".
+    """
+    p = counts.double() / counts.sum()
+    kl = float(torch.where(p > 0, p * torch.log(p * len(p)), torch.zeros_like(p)).sum())
+    return max(kl, 0.0)  # rounding can give -1e-17 for a uniform histogram
 
 
 def mode_coverage(samples: Tensor, mixture: GaussianMixture2D, threshold_stds: float = 3.0) -> dict:
@@ -51,13 +65,11 @@ def mode_coverage(samples: Tensor, mixture: GaussianMixture2D, threshold_stds: f
     high_quality = nearest_distance <= threshold_stds * mixture.std
     modes = len(mixture.means)
     covered = torch.unique(nearest[high_quality])
-    counts = torch.bincount(nearest, minlength=modes).double()
-    p = counts / counts.sum()
-    kl = float(torch.where(p > 0, p * torch.log(p * modes), torch.zeros_like(p)).sum())
+    counts = torch.bincount(nearest, minlength=modes)
     return {
         "modes": int(len(covered)),
         "high_quality": float(high_quality.float().mean()),
-        "kl": max(kl, 0.0),
+        "kl": kl_to_uniform(counts),
         "counts": [int(c) for c in counts.tolist()],
     }
 
@@ -163,7 +175,7 @@ def classifier_accuracy(classifier: Classifier, split) -> float:
     Taught in: chapter 3, "Measuring image quality".
     """
     with evaluating(classifier):
-        predictions = _batched(classifier, split.x.to(_device_of(classifier))).argmax(dim=1)
+        predictions = _batched(classifier, split.x.to(nets.device_of(classifier))).argmax(dim=1)
     return float((predictions == split.y.to(predictions.device)).float().mean())
 
 
@@ -231,10 +243,6 @@ def classifier_for(dataset: str | ImageDataset, device=None) -> Classifier:
             save_classifier(model, CACHE / f"{name}_classifier.pt", source)
             _CLASSIFIERS[key] = model
     return _CLASSIFIERS[key]
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    return next(module.parameters()).device
 
 
 def _batched(function, x: Tensor, batch_size: int = 4096) -> Tensor:
@@ -314,11 +322,10 @@ COVERED_SHARE = 0.1
 
 
 def _class_histogram(predictions: Tensor, num_classes: int) -> tuple[int, float, list[int]]:
-    counts = torch.bincount(predictions, minlength=num_classes).double()
-    p = counts / counts.sum()
-    kl = float(torch.where(p > 0, p * torch.log(p * num_classes), torch.zeros_like(p)).sum())
+    counts = torch.bincount(predictions, minlength=num_classes)
+    p = counts.double() / counts.sum()
     covered = int((p >= COVERED_SHARE / num_classes).sum())
-    return covered, max(kl, 0.0), [int(c) for c in counts.tolist()]
+    return covered, kl_to_uniform(counts), [int(c) for c in counts.tolist()]
 
 
 def image_quality(samples: Tensor, dataset: ImageDataset, n: int | None = None, k: int = 3) -> dict:

@@ -47,6 +47,11 @@ def _uses_conv(shape: tuple[int, ...]) -> bool:
     return len(shape) == 3 and shape[1] >= 16 and shape[1] % 4 == 0 and shape[2] % 4 == 0
 
 
+def uses_convnets(data_shape) -> bool:
+    """Whether the builders here make convnets for this data shape (28×28 and up) or MLPs."""
+    return _uses_conv(_check_shape(data_shape))
+
+
 def _output_layer(output: str) -> list[nn.Module]:
     if output not in OUTPUTS:
         raise ValueError(f"expected output in {OUTPUTS}; got {output!r}")
@@ -119,6 +124,32 @@ def input_features(net: nn.Module) -> int | None:
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
             return None
     return None
+
+
+def output_features(net: nn.Module) -> int | None:
+    """The output width of a net whose last weight layer is Linear (None when it is not).
+
+    Taught in: chapter 4, "The library's AEGAN" (the encoder's code size is checked up front).
+    """
+    last = None
+    for module in net.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            last = module
+    return last.out_features if isinstance(last, nn.Linear) else None
+
+
+def has_batchnorm(net: nn.Module) -> bool:
+    """True when any submodule is a BatchNorm layer (1d, 2d, 3d, lazy or synchronised).
+
+    Taught in: chapter 4, "The library's AEGAN" (no BatchNorm in a latent discriminator).
+    """
+    return any(isinstance(module, nn.modules.batchnorm._BatchNorm) for module in net.modules())
+
+
+def device_of(net: nn.Module):
+    """The device of a net's parameters (the CPU for a net without any)."""
+    parameter = next(net.parameters(), None)
+    return parameter.device if parameter is not None else "cpu"
 
 
 def output_range(net: nn.Module) -> tuple[float, float] | None:

@@ -90,3 +90,12 @@ def test_accepts_samples_that_need_grad_or_another_dtype():
     ring = data.ring()
     samples = ring.sample(100, generator=torch.Generator().manual_seed(0)).double().requires_grad_()
     assert metrics.mode_coverage(samples, ring)["modes"] >= 7
+
+
+def test_kl_to_uniform_matches_its_formula():
+    counts = torch.tensor([3, 1, 0, 0])
+    p = [0.75, 0.25]
+    expected = sum(q * math.log(4 * q) for q in p)  # empty bins add nothing
+    assert metrics.kl_to_uniform(counts) == pytest.approx(expected)
+    assert metrics.kl_to_uniform(torch.tensor([5, 5, 5])) == 0.0
+    assert metrics.kl_to_uniform(torch.tensor([0, 7, 0, 0, 0])) == pytest.approx(math.log(5))

@@ -23,26 +23,6 @@ from ..runtime import evaluating
 from .base import Algorithm, adam, check_latent_dim, check_same_shape, frozen
 
 
-def output_features(net: nn.Module) -> int | None:
-    """The output width of a net whose last weight layer is Linear (None when it is not).
-
-    Taught in: chapter 4, "The library's AEGAN" (the encoder's code size is checked up front).
-    """
-    last = None
-    for module in net.modules():
-        if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-            last = module
-    return last.out_features if isinstance(last, nn.Linear) else None
-
-
-def has_batchnorm(net: nn.Module) -> bool:
-    """True when any submodule is a BatchNorm layer (1d, 2d, 3d, lazy or synchronised).
-
-    Taught in: chapter 4, "The library's AEGAN" (no BatchNorm in a latent discriminator).
-    """
-    return any(isinstance(module, nn.modules.batchnorm._BatchNorm) for module in net.modules())
-
-
 class AEGAN(Algorithm):
     """A GAN and an autoencoder sharing one network: the generator G is the decoder.
 
@@ -75,7 +55,7 @@ class AEGAN(Algorithm):
                  betas=(0.5, 0.999), loss: str = "nonsaturating"):
         super().__init__()
         check_latent_dim(generator, latent_dim, "generator")
-        code_size = output_features(encoder)
+        code_size = nets.output_features(encoder)
         if code_size is not None and code_size != latent_dim:
             raise ValueError(f"the encoder outputs {code_size}-dimensional codes but latent_dim={latent_dim}; "
                              "build the encoder with the same latent size as the generator")
@@ -89,7 +69,7 @@ class AEGAN(Algorithm):
             if not isinstance(latent_discriminator, nn.Module):
                 raise TypeError("expected latent_discriminator to be an nn.Module or None; "
                                 f"got {type(latent_discriminator).__name__}")
-            if has_batchnorm(latent_discriminator):
+            if nets.has_batchnorm(latent_discriminator):
                 raise ValueError("the latent discriminator contains BatchNorm; remove it: on codes, batch "
                                  "statistics tell a batch of prior samples from a batch of E(x) without "
                                  "looking at single codes, and the encoder stops learning to match the prior")
@@ -110,8 +90,7 @@ class AEGAN(Algorithm):
         self.optimizers = {"generator_encoder": self.opt_g, "discriminator": self.opt_d}
         if latent_discriminator is not None:
             self.opt_dz = adam(latent_discriminator.parameters(), lr=lr_d, betas=betas)
-            self.optimizers = {"generator_encoder": self.opt_g, "discriminator": self.opt_d,
-                               "latent_discriminator": self.opt_dz}
+            self.optimizers["latent_discriminator"] = self.opt_dz
         self.config = {"latent_dim": latent_dim, "latent_critic": latent_discriminator is not None,
                        "reconstruction_weight": self.reconstruction_weight,
                        "latent_reconstruction_weight": self.latent_reconstruction_weight,
@@ -141,13 +120,15 @@ class AEGAN(Algorithm):
                              f"{self.latent_dim}; build the encoder with the same latent size")
         reconstruction = self.generator(code)           # G(E(x)): a reconstruction
         check_same_shape(fake, real, "the generator's output")
-        use_latent_code_of_fake = self.latent_reconstruction_weight > 0 or (
-            self.latent_discriminator is not None and self.adversarial_reconstructions)
-        code_of_fake = self.encoder(fake) if use_latent_code_of_fake else None  # E(G(z))
+        # What each critic is shown as "fake": G(z) and E(x), plus G(E(x)) and E(G(z)) in Lazarou's variant.
+        with_codes_of_fakes = self.adversarial_reconstructions and self.latent_discriminator is not None
+        needs_code_of_fake = with_codes_of_fakes or self.latent_reconstruction_weight > 0
+        code_of_fake = self.encoder(fake) if needs_code_of_fake else None  # E(G(z))
+        image_fakes = torch.cat([fake, reconstruction]) if self.adversarial_reconstructions else fake
+        latent_fakes = torch.cat([code, code_of_fake]) if with_codes_of_fakes else code
 
         # Part 1 — train the image discriminator D: real x vs fakes G(z) (and G(E(x))).
         # detach: D's update must not move G or E.
-        image_fakes = torch.cat([fake, reconstruction]) if self.adversarial_reconstructions else fake
         real_logits = self.discriminator(real)
         fake_logits = self.discriminator(image_fakes.detach())
         d_loss = self.d_loss_fn(real_logits, fake_logits)
@@ -160,7 +141,6 @@ class AEGAN(Algorithm):
 
         # Part 2 — train the latent discriminator D_z: prior z vs codes E(x) (and E(G(z))).
         if self.latent_discriminator is not None:
-            latent_fakes = torch.cat([code, code_of_fake]) if self.adversarial_reconstructions else code
             prior_logits = self.latent_discriminator(z)
             code_logits = self.latent_discriminator(latent_fakes.detach())
             dz_loss = self.d_loss_fn(prior_logits, code_logits)
@@ -179,7 +159,6 @@ class AEGAN(Algorithm):
             stats["g_adversarial"] = adversarial.detach()
             stats["reconstruction"] = reconstruction_loss.detach()
             if self.latent_discriminator is not None:
-                latent_fakes = torch.cat([code, code_of_fake]) if self.adversarial_reconstructions else code
                 latent_adversarial = self.g_loss_fn(self.latent_discriminator(latent_fakes))
                 g_loss = g_loss + latent_adversarial
                 stats["latent_adversarial"] = latent_adversarial.detach()

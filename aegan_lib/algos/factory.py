@@ -83,7 +83,7 @@ def data_kind(data) -> tuple[str, tuple[int, ...], torch.device]:
     shape = tuple(source.shape[1:])
     if len(shape) == 1:
         return "points", shape, source.device
-    kind = "images" if nets._uses_conv(nets._check_shape(shape)) else "small_images"
+    kind = "images" if nets.uses_convnets(shape) else "small_images"
     return kind, shape, source.device
 
 

@@ -53,7 +53,7 @@ class LatentGAN(Algorithm):
         if not isinstance(pretrain_steps, int) or pretrain_steps < 0:
             raise ValueError(f"expected a non-negative int pretrain_steps; got {pretrain_steps!r}")
         with evaluating(generator):  # one dry run: G must produce codes, not images
-            produced = generator(torch.zeros(2, noise_dim, device=_device(generator)))
+            produced = generator(torch.zeros(2, noise_dim, device=nets.device_of(generator)))
         if tuple(produced.shape[1:]) != (latent_dim,):
             raise ValueError(f"the generator outputs shape {tuple(produced.shape[1:])} per sample but a latent GAN's "
                              f"generator must produce codes of size latent_dim={latent_dim}; build it as "
@@ -136,7 +136,3 @@ class LatentGAN(Algorithm):
     def set_extra_state(self, state: dict) -> None:
         self.steps_done = int(state["steps_done"])
 
-
-def _device(net: nn.Module) -> torch.device:
-    parameter = next(net.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
