@@ -6,7 +6,7 @@ piece of this package that does the same; each docstring names the chapter that 
 
 __version__ = "0.1.0"
 
-from . import algos, checkpoint, data, losses, metrics, nets, viz, widgets  # noqa: E402
+from . import algos, checkpoint, data, ensemble, losses, metrics, nets, viz, widgets  # noqa: E402
 from .runtime import evaluating, pick_device, resolve_profile, seed_everything  # noqa: E402
 from .train import NonFiniteLossError, fit  # noqa: E402
 
@@ -15,6 +15,7 @@ __all__ = [
     "algos",
     "checkpoint",
     "data",
+    "ensemble",
     "evaluating",
     "fit",
     "losses",

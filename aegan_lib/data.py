@@ -135,6 +135,24 @@ class GaussianMixture2D:
     def device(self) -> torch.device:
         return self.means.device
 
+    @property
+    def center(self) -> Tensor:
+        """The mixture's mean, (2,): the average of the mode means (equal weights)."""
+        return self.means.mean(dim=0)
+
+    @property
+    def scale(self) -> float:
+        """The mixture's standard deviation per coordinate, √(mean ‖μ_k − c‖²/2 + σ²).
+
+        Dividing by it standardises the data (the grid's is √8 ≈ 2.83, the number the WGAN-GP
+        toy divides its grid by; the ring's is ≈ 0.71). `make` builds 2D nets that work in these
+        units (`nets.standardizing`); samples and metrics stay in data units.
+
+        Taught in: chapter 2, "Making it sharp".
+        """
+        spread = (self.means - self.center).pow(2).sum(dim=1).mean() / 2
+        return math.sqrt(float(spread) + self.std ** 2)
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Draw n points (n, 2) on the mixture's device: a uniform mode, plus Gaussian noise."""
         if not isinstance(n, int) or n <= 0:

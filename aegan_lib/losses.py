@@ -8,6 +8,7 @@ Taught in: chapter 1 (reconstruction), chapter 2 (adversarial losses).
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -74,6 +75,24 @@ def hinge_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
 def hinge_g_loss(fake_logits: Tensor) -> Tensor:
     """Hinge generator loss −E[D(G(z))]."""
     return -fake_logits.mean()
+
+
+def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
+    """R1 = ½ · (1/N) Σᵢ ‖∇ₓ D(xᵢ)‖²: the squared gradient of D's logits at real data.
+
+    Mescheder et al. (2018) add γ·R1 to D's loss: it stops D from growing steep walls around
+    the real data, which is what otherwise makes it oscillate and drop modes. `real` must
+    require grad and `real_logits` must come from it; N is the number of logits, so with
+    packing (one logit per m samples) or an ensemble it is still the average per D input.
+    The graph is kept (create_graph) so that D's update differentiates through the penalty.
+
+    Taught in: chapter 2, "Making it sharp".
+    """
+    if not real.requires_grad:
+        raise ValueError("r1_penalty needs the gradient with respect to the real batch: call "
+                         "real.requires_grad_(True) before the discriminator's forward pass")
+    (gradient,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return 0.5 * gradient.pow(2).sum() / real_logits.numel()
 
 
 # name → (discriminator loss, generator loss); GAN(loss=...) picks a pair from here.

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 OUTPUTS = ("tanh", "linear", "logits")
 
@@ -114,6 +115,47 @@ def discriminator(data_shape, hidden: Sequence[int] = (256, 128), dropout: float
             nn.Flatten(), nn.Linear(64 * (height // 4) * (width // 4), 1),
         )
     return nn.Sequential(nn.Flatten(), mlp(math.prod(shape), 1, hidden, dropout=dropout))
+
+
+class Rescale(nn.Module):
+    """y = x · scale + shift, with fixed (non-trained) scale and shift stored as buffers.
+
+    `make` puts one at the end of a 2D generator (standardised units → data units) and one at
+    the start of its discriminator (data units → standardised units), so the nets work on
+    standardised numbers while data, samples and metrics stay in the data's own units. As
+    buffers, scale and shift move with `.to(device)` and live in the checkpoint.
+
+    Taught in: chapter 2, "Making it sharp" (standardised data).
+    """
+
+    def __init__(self, scale, shift=0.0):
+        super().__init__()
+        scale = torch.as_tensor(scale, dtype=torch.float32)
+        if not torch.isfinite(scale).all() or (scale == 0).any():
+            raise ValueError(f"expected a finite, non-zero scale; got {scale.tolist()}")
+        self.register_buffer("scale", scale)
+        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.scale + self.shift
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale.tolist()}, shift={self.shift.tolist()}"
+
+
+def standardizing(net: nn.Module, scale, shift=0.0, role: str = "generator") -> nn.Sequential:
+    """Wrap a net so it works in standardised units: z = (x − shift) / scale.
+
+    role="generator": the net's outputs are standardised numbers, mapped back to data units.
+    role="discriminator": data-unit inputs are standardised before the net sees them.
+    """
+    scale = torch.as_tensor(scale, dtype=torch.float32)
+    shift = torch.as_tensor(shift, dtype=torch.float32)
+    if role == "generator":
+        return nn.Sequential(net, Rescale(scale, shift))
+    if role == "discriminator":
+        return nn.Sequential(Rescale(1.0 / scale, -shift / scale), net)
+    raise ValueError(f"expected role 'generator' or 'discriminator'; got {role!r}")
 
 
 def input_features(net: nn.Module) -> int | None:

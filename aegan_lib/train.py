@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from . import data as datasets
-from .algos.base import Algorithm
+from .algos.base import LR_SCHEDULES, Algorithm
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -67,6 +67,32 @@ class _History:
         return means
 
 
+def learning_rate_factor(schedule: str, step: int, total: int) -> float:
+    """The multiplier of the base learning rate for the step that starts after `step` steps.
+
+    constant: 1;  linear: 1 − t/T;  cosine: ½(1 + cos(π t/T)), with t = step and T = total.
+    Both decays reach 0 at the end of the run; the factor depends on (t, T) only, so a run
+    resumed from a checkpoint continues the same schedule bit for bit.
+
+    Taught in: chapter 2, "Making it sharp" (learning rate decayed to zero).
+    """
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"expected a learning-rate schedule in {LR_SCHEDULES}; got {schedule!r}")
+    if schedule == "constant":
+        return 1.0
+    progress = step / total
+    if schedule == "linear":
+        return 1.0 - progress
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _set_learning_rates(algo: Algorithm, factor: float) -> None:
+    """lr = base lr × factor in every optimizer's groups (a float per group: no device work)."""
+    for optimizer in algo.optimizers.values():
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * factor
+
+
 class _DeferredInterrupt:
     """Let a Ctrl-C (or Jupyter's / Colab's stop button) land between two steps, not inside one.
 
@@ -104,9 +130,10 @@ class _DeferredInterrupt:
         return False
 
 
-def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
+def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: int = 0,
         checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 500,
-        log_every: int = 50, progress: bool = True) -> dict[str, list[float]]:
+        log_every: int = 50, progress: bool = True, callback=None,
+        callback_every: int = 1000) -> dict[str, list[float]]:
     """Train `algo` for `steps` steps in total and return its loss history.
 
     Args:
@@ -115,7 +142,8 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
             shaped (N, ...). It is moved to the algorithm's device once.
         steps: total number of steps. With a checkpoint that already holds k steps, training
             continues from k to `steps` (re-running a notebook cell resumes the run).
-        batch_size: samples per step (the last partial batch of an epoch is dropped).
+        batch_size: samples per step (the last partial batch of an epoch is dropped); by
+            default the algorithm's own (`algo.batch_size`: 64, or the recipe `make` chose).
         seed: seeds the noise stream and the batch order; same nets + same seed → same losses.
         checkpoint: a file path; saved atomically every `checkpoint_every` steps, at the end,
             and on KeyboardInterrupt (a Ctrl-C or the notebook's stop button lets the running
@@ -124,6 +152,13 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
         log_every: steps per history row; losses are averaged over the row and shown in the
             progress bar. Losses reach the host only then (no per-step sync).
 
+        callback: called as `callback(algo, step)` every `callback_every` steps and after
+            the last one, e.g. to measure samples along the way (learning curves). It runs
+            outside the step, so it may sync with the device.
+
+    The algorithm's `lr_schedule` ("linear", "cosine") scales its learning rates over these
+    `steps`: the schedule is part of the run, so resume with the same `steps`.
+
     Returns:
         {"step": [...], "<loss name>": [...], ...}, one entry per logged row.
 
@@ -131,7 +166,10 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
     """
     if not isinstance(algo, Algorithm):
         raise TypeError(f"expected an aegan_lib.algos algorithm; got {type(algo).__name__}")
-    for name, value in (("steps", steps), ("log_every", log_every), ("checkpoint_every", checkpoint_every)):
+    if batch_size is None:
+        batch_size = algo.batch_size
+    for name, value in (("steps", steps), ("log_every", log_every), ("checkpoint_every", checkpoint_every),
+                        ("callback_every", callback_every)):
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"expected a positive int {name}; got {value!r}")
 
@@ -145,6 +183,11 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
             datasets.check_range(source, *algo.data_range, what="the training data")
     config = _plain({"algorithm": type(algo).__name__, **algo.config, "batch_size": batch_size,
                      "seed": seed, "data": datasets.describe(data)})
+    if algo.lr_schedule != "constant":
+        config["steps"] = steps  # a decaying schedule spans the whole run
+    for optimizer in algo.optimizers.values():
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])  # the base rate the schedule scales
     stream = datasets.BatchStream(source, batch_size, seed=seed)
 
     history = _History()
@@ -185,6 +228,8 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
     try:
         with interrupt:
             while step < steps:
+                if algo.lr_schedule != "constant":
+                    _set_learning_rates(algo, learning_rate_factor(algo.lr_schedule, step, steps))
                 history.add(step, algo.step(stream.next()))
                 step += 1
                 bar.update(1)
@@ -194,6 +239,8 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int = 64, seed: int = 0,
                 if step % checkpoint_every == 0 and step < steps:
                     history.flush()  # a checkpoint only ever holds steps that were checked finite
                     save(step)
+                if callback is not None and (step % callback_every == 0 or step == steps):
+                    callback(algo, step)
                 if interrupt.requested:
                     raise KeyboardInterrupt
     except KeyboardInterrupt:

@@ -18,8 +18,17 @@ from torch import Tensor, nn
 from .. import nets
 
 
+#: Learning-rate schedules `fit` applies over a run (`aegan_lib.train.learning_rate_factor`).
+LR_SCHEDULES = ("constant", "linear", "cosine")
+
+
 class Algorithm(nn.Module):
     """Base class: subclasses build nets and optimizers and write `step(x) -> dict`."""
+
+    #: The batch size `fit` uses when it is not given one (`make` sets a recipe's own).
+    batch_size: int = 64
+    #: How `fit` scales every optimizer's learning rate over the run (one of LR_SCHEDULES).
+    lr_schedule: str = "constant"
 
     #: Hyperparameters as a plain dict (stored in checkpoints and compared on resume).
     config: dict

@@ -57,6 +57,16 @@ KIND_DEFAULTS = {
     "small_images": {"lr": 2e-4, "reconstruction_weight": 10.0},
     "images": {"lr": 2e-4, "reconstruction_weight": 10.0},
 }
+# make("gan") on 2D points: the recipe chapter 2's search chose on development seeds
+# (bench/sharp_gans.py, results/sharp_gans/recipe.json; a test ties the two). Three 256-wide
+# LeakyReLU layers for G and D, standardised data, batch 256, Adam 1e-3 with β = (0.5, 0.9)
+# decayed linearly to 0 over the run, and the levers the search kept. r1_weight is γ in
+# standardised units: make() passes γ·scale² to GAN, whose penalty is taken in data units
+# (∇ in data units is ∇ in standardised units / scale), so one γ fits the ring and the grid.
+GAN_POINTS_RECIPE = {"hidden": (256, 256, 256), "batch_size": 256, "lr": 1e-3, "betas": (0.5, 0.9),
+                     "lr_schedule": "linear", "r1_weight": 0.01, "ema": None, "pack": 1,
+                     "standardize": True}
+
 # Whether make("aegan", ...) builds a latent discriminator when none is passed.
 AEGAN_LATENT_CRITIC = True
 
@@ -65,6 +75,9 @@ NET_NAMES = {"gan": ("generator", "discriminator"),
              "aegan": ("encoder", "generator", "discriminator", "latent_discriminator")}
 SIZE_KEYS = ("latent_dim", "noise_dim", "hidden", "generator_hidden", "discriminator_hidden",
              "encoder_hidden", "latent_discriminator_hidden")
+# Overrides that are neither sizes nor constructor arguments: fit's default batch size, and
+# whether 2D nets work in standardised units (`nets.standardizing`).
+RUN_KEYS = ("batch_size", "standardize")
 
 
 def data_kind(data) -> tuple[str, tuple[int, ...], torch.device]:
@@ -87,6 +100,18 @@ def data_kind(data) -> tuple[str, tuple[int, ...], torch.device]:
     return kind, shape, source.device
 
 
+def data_scale(data) -> tuple[Tensor, Tensor]:
+    """(scale, shift) per feature that standardise 2D points: a mixture's own, or a tensor's.
+
+    Taught in: chapter 2, "Making it sharp" (standardised data).
+    """
+    if isinstance(data, GaussianMixture2D):
+        return torch.full((2,), data.scale), data.center.cpu()
+    points = data.x if isinstance(data, Split) else data
+    points = points.detach().float().cpu()
+    return points.std(dim=0).clamp_min(1e-6), points.mean(dim=0)
+
+
 def make(method: str, data, **overrides) -> Algorithm:
     """Build `method` ("gan", "latent_gan" or "aegan") with default nets sized from `data`.
 
@@ -94,8 +119,12 @@ def make(method: str, data, **overrides) -> Algorithm:
     reproducible weights). `overrides` are either constructor keyword arguments of the class
     (e.g. `lr_g=1e-3`, `reconstruction_weight=2.0`), network sizes (`latent_dim`, `noise_dim`,
     `hidden` for every MLP, or `generator_hidden`, `discriminator_hidden`, `encoder_hidden`,
-    `latent_discriminator_hidden`), or ready-made nets by role (`generator=...`). For "aegan",
-    `latent_discriminator=None` switches the latent critic off.
+    `latent_discriminator_hidden`), run settings (`batch_size`, `fit`'s default for this
+    object; `standardize` for 2D points), or ready-made nets by role (`generator=...`). For
+    "aegan", `latent_discriminator=None` switches the latent critic off.
+
+    "gan" on 2D points follows `GAN_POINTS_RECIPE` (chapter 2's search); its levers are
+    overrides too: `make("gan", data.grid(), pack=2, r1_weight=0.0, ema=0.999)`.
 
     Example: `algo = make("aegan", data.grid(), reconstruction_weight=0.5); fit(algo, data.grid(), steps=5000)`.
 
@@ -106,18 +135,32 @@ def make(method: str, data, **overrides) -> Algorithm:
     kind, shape, device = data_kind(data)
     sizes = dict(NET_DEFAULTS[kind])
     kwargs = dict(METHOD_DEFAULTS[method])
+    run = {"batch_size": None, "standardize": False}
     if method in ("gan", "aegan"):
         kwargs["lr_g"] = kwargs["lr_d"] = KIND_DEFAULTS[kind]["lr"]
     if method == "aegan":
         kwargs["reconstruction_weight"] = KIND_DEFAULTS[kind]["reconstruction_weight"]
+    if method == "gan":
+        kwargs.update({"r1_weight": 0.0, "ema": None, "pack": 1, "lr_schedule": "constant"})
+        if kind == "points":
+            recipe = GAN_POINTS_RECIPE
+            for name in ("generator_hidden", "discriminator_hidden"):
+                sizes[name] = recipe["hidden"]
+            kwargs.update(lr_g=recipe["lr"], lr_d=recipe["lr"], betas=recipe["betas"],
+                          lr_schedule=recipe["lr_schedule"], r1_weight=recipe["r1_weight"],
+                          ema=recipe["ema"], pack=recipe["pack"])
+            run.update(batch_size=recipe["batch_size"], standardize=recipe["standardize"])
     given_nets: dict[str, nn.Module | None] = {}
-    allowed = set(SIZE_KEYS) | set(kwargs) | set(NET_NAMES[method])
+    allowed = set(SIZE_KEYS) | set(kwargs) | set(NET_NAMES[method]) | set(RUN_KEYS)
     unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise ValueError(f"make({method!r}) got unknown overrides {unknown}; expected constructor arguments "
-                         f"{sorted(kwargs)}, network sizes {list(SIZE_KEYS)} or nets {list(NET_NAMES[method])}")
+                         f"{sorted(kwargs)}, network sizes {list(SIZE_KEYS)}, run settings {list(RUN_KEYS)} "
+                         f"or nets {list(NET_NAMES[method])}")
     for key, value in overrides.items():
-        if key == "hidden":
+        if key in RUN_KEYS:
+            run[key] = value
+        elif key == "hidden":
             for name in SIZE_KEYS:
                 if name.endswith("_hidden"):
                     sizes[name] = tuple(value)
@@ -137,9 +180,30 @@ def make(method: str, data, **overrides) -> Algorithm:
 
     latent_dim = sizes["latent_dim"]
     if method == "gan":
-        generator = net("generator", lambda: nets.generator(latent_dim, shape, sizes["generator_hidden"]))
-        discriminator = net("discriminator", lambda: nets.discriminator(shape, sizes["discriminator_hidden"]))
-        return GAN(generator, discriminator, latent_dim, **kwargs)
+        pack = kwargs["pack"]
+        packed_shape = (pack * shape[0], *shape[1:])  # D scores `pack` samples side by side
+
+        def build_generator():
+            built = nets.generator(latent_dim, shape, sizes["generator_hidden"])
+            return nets.standardizing(built, *scale, role="generator") if scale else built
+
+        def build_discriminator():
+            built = nets.discriminator(packed_shape, sizes["discriminator_hidden"])
+            if not scale:
+                return built
+            # One standardisation per packed sample: the scale and shift repeat `pack` times.
+            return nets.standardizing(built, scale[0].repeat(pack), scale[1].repeat(pack),
+                                      role="discriminator")
+
+        scale = data_scale(data) if run["standardize"] and kind == "points" else None
+        if scale is not None:
+            kwargs["r1_weight"] = kwargs["r1_weight"] * float(scale[0].pow(2).mean())
+        generator = net("generator", build_generator)
+        discriminator = net("discriminator", build_discriminator)
+        algo = GAN(generator, discriminator, latent_dim, **kwargs)
+        if run["batch_size"] is not None:
+            algo.batch_size = run["batch_size"]
+        return algo
     if method == "aegan":
         encoder = net("encoder", lambda: nets.encoder(shape, latent_dim, sizes["encoder_hidden"]))
         generator = net("generator", lambda: nets.generator(latent_dim, shape, sizes["generator_hidden"]))

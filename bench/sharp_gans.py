@@ -1,0 +1,226 @@
+"""Sharp GANs (chapter 2): an honest recipe search for the 2D GAN, then its held-out table.
+
+    python bench/sharp_gans.py search    # development seeds 0-4: every candidate recipe
+    python bench/sharp_gans.py select    # RULE below → results/sharp_gans/recipe.json
+    python bench/sharp_gans.py heldout   # held-out seeds 100-109: the chosen recipe's arms
+    python bench/sharp_gans.py sanity    # real data, uniform noise, blurred data rows
+    python bench/sharp_gans.py all       # the four in turn (what the GPU run did)
+    python bench/sharp_gans.py single --seeds 100 101   # make("gan") + fit, one run per seed
+    options: --device cuda --jobs 4 --steps 20000 --out results/sharp_gans
+
+Every phase resumes (see bench/sweep.py). Candidates share the base recipe of
+`aegan_lib.algos.factory.GAN_POINTS_RECIPE` (3×256 LeakyReLU MLPs, 2-d noise, standardised
+data, batch 256, Adam 1e-3 β = (0.5, 0.9) decayed linearly to 0) and vary the levers:
+packing m ∈ {1, 2}, R1 γ ∈ {0, 0.001, 0.01, 0.1, 1} (standardised units), and an average of
+G's weights (0.999) or none — read from the same run, as both generators are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sweep  # noqa: E402
+
+import aegan_lib as ag  # noqa: E402
+from aegan_lib import metrics  # noqa: E402
+
+DEV_SEEDS = [0, 1, 2, 3, 4]
+HELDOUT_SEEDS = list(range(100, 110))
+GAMMAS = [0.001, 0.01, 0.1, 1.0]
+PACKS = [1, 2]
+STEPS = 20_000
+BASE = {"hidden": [256, 256, 256], "batch_size": 256, "lr": 1e-3, "betas": [0.5, 0.9],
+        "lr_schedule": "linear"}
+MODES = {"ring": 8, "grid": 25}
+
+# Written before any search run; `select` applies it mechanically.
+RULE = """\
+A candidate is (pack m, R1 gamma, generator average on/off). On the development seeds 0-4,
+its score per dataset is the mean over seeds of modes/K and of the high-quality fraction (HQ).
+1. Eligible: mean HQ >= 0.85 on the ring and on the grid (a margin over the 0.80 target).
+2. Among eligible candidates, the highest coverage C = (ring modes/8 + grid modes/25)/2 wins;
+   candidates within 0.01 of the best C are tied, and the tie goes to the higher mean HQ
+   (ring and grid averaged), then to the simpler candidate (no average, smaller gamma).
+3. If none is eligible, the highest (C + mean HQ)/2 wins.
+make("gan")'s default is the winner among pack = 1 candidates. Held out, on seeds 100-109,
+run: that recipe ("gan"); the same with pack = 2 ("gan, pack=2"); and the winner among
+pack = 2 candidates if it differs from the latter ("best pack=2").
+"""
+
+
+def _members(seeds, gammas):
+    return [{"dataset": dataset, "seed": seed, "r1_weight": gamma}
+            for gamma in gammas for dataset in MODES for seed in seeds]
+
+
+def search_units(steps: int) -> list[dict]:
+    units = []
+    for pack in PACKS:
+        recipe = {**BASE, "pack": pack, "ema": 0.999}
+        # γ = 0 cannot share a model with γ > 0 (see aegan_lib.ensemble): two units per pack.
+        units.append({"name": f"search-pack{pack}-r1", "phase": "search", "recipe": recipe,
+                      "members": _members(DEV_SEEDS, GAMMAS), "seed": 10 + pack, "steps": steps})
+        units.append({"name": f"search-pack{pack}-no-r1", "phase": "search", "recipe": recipe,
+                      "members": _members(DEV_SEEDS, [0.0]), "seed": 20 + pack, "steps": steps})
+    return units
+
+
+def candidates(runs: list[dict]) -> dict:
+    """(pack, γ, average) → {dataset: {"modes": [...], "high_quality": [...], ...}} over seeds."""
+    table: dict = {}
+    for run in runs:
+        for member, scores in zip(run["members"], run["final"]["members"]):
+            for variant, score in scores.items():
+                key = (run["recipe"]["pack"], member["r1_weight"], variant == "averaged")
+                per_dataset = table.setdefault(key, {}).setdefault(member["dataset"], {})
+                for metric, value in score.items():
+                    per_dataset.setdefault(metric, []).append(value)
+    return table
+
+
+def summary(per_dataset: dict) -> dict:
+    coverage = statistics.mean(statistics.mean(per_dataset[d]["modes"]) / MODES[d] for d in MODES)
+    hq = {d: statistics.mean(per_dataset[d]["high_quality"]) for d in MODES}
+    return {"coverage": coverage, "hq": hq, "mean_hq": statistics.mean(hq.values())}
+
+
+def choose(table: dict, pack: int) -> tuple:
+    """Apply RULE to the candidates with this pack."""
+    scored = {key: summary(value) for key, value in table.items() if key[0] == pack}
+    eligible = {k: s for k, s in scored.items() if min(s["hq"].values()) >= 0.85}
+    if eligible:
+        best_coverage = max(s["coverage"] for s in eligible.values())
+        tied = {k: s for k, s in eligible.items() if s["coverage"] >= best_coverage - 0.01}
+        return max(tied, key=lambda k: (tied[k]["mean_hq"], not k[2], -k[1]))
+    return max(scored, key=lambda k: ((scored[k]["coverage"] + scored[k]["mean_hq"]) / 2, not k[2], -k[1]))
+
+
+def recipe_of(key: tuple) -> dict:
+    pack, gamma, averaged = key
+    return {**BASE, "pack": pack, "r1_weight": gamma, "ema": 0.999 if averaged else None}
+
+
+def select(out: Path) -> dict:
+    runs = sweep.load_runs(out, "search")
+    if len(runs) < len(search_units(1)):
+        raise SystemExit(f"the search is not finished ({len(runs)}/{len(search_units(1))} units)")
+    table = candidates(runs)
+    rows = []
+    for key in sorted(table):
+        s = summary(table[key])
+        rows.append({"pack": key[0], "r1_weight": key[1], "averaged": key[2],
+                     "coverage": round(s["coverage"], 4),
+                     **{f"{d}_modes": round(statistics.mean(table[key][d]["modes"]), 2) for d in MODES},
+                     **{f"{d}_hq": round(s["hq"][d], 4) for d in MODES}})
+    plain, packed = choose(table, 1), choose(table, 2)
+    chosen = {"rule": RULE, "candidates": rows, "dev_seeds": DEV_SEEDS, "steps": runs[0]["steps"],
+              "gan": recipe_of(plain), "best_pack2": recipe_of(packed), "code": sweep.code_version()}
+    sweep._write_json(out / "recipe.json", chosen)
+    print("chosen (pack=1):", chosen["gan"], "\nbest pack=2:", chosen["best_pack2"])
+    return chosen
+
+
+def heldout_units(out: Path, steps: int) -> list[dict]:
+    chosen = json.loads((out / "recipe.json").read_text())
+    gan = chosen["gan"]
+    arms = {"gan": gan, "gan-pack2": {**gan, "pack": 2}}
+    if chosen["best_pack2"] != arms["gan-pack2"]:
+        arms["best-pack2"] = chosen["best_pack2"]
+    units = []
+    for index, (arm, recipe) in enumerate(arms.items()):
+        recipe = dict(recipe)
+        gamma = recipe.pop("r1_weight")
+        ema = recipe.pop("ema")
+        units.append({"name": f"heldout-{arm}", "phase": "heldout", "arm": arm,
+                      "recipe": {**recipe, "ema": ema},
+                      "members": _members(HELDOUT_SEEDS, [gamma]), "seed": 1000 + index, "steps": steps})
+    return units
+
+
+def sanity(out: Path, seeds=HELDOUT_SEEDS) -> dict:
+    """What the metric gives real data, uniform noise over the data's box, and blurred data."""
+    rows = {}
+    for dataset, build in sweep.MIXTURES.items():
+        mixture = build()
+        low, high = mixture.means.min(0).values - 3 * mixture.std, mixture.means.max(0).values + 3 * mixture.std
+        scores = {"real": [], "uniform": [], "blurred": []}
+        for seed in seeds:
+            stream = torch.Generator().manual_seed(seed)
+            real = mixture.sample(sweep.SAMPLES, generator=stream)
+            uniform = low + (high - low) * torch.rand(sweep.SAMPLES, 2, generator=stream)
+            blurred = real + 3 * mixture.std * torch.randn(sweep.SAMPLES, 2, generator=stream)
+            for name, points in (("real", real), ("uniform", uniform), ("blurred", blurred)):
+                scores[name].append(sweep._score(points, mixture))
+        rows[dataset] = scores
+    sweep._write_json(out / "sanity.json", {"seeds": list(seeds), "samples": sweep.SAMPLES, "rows": rows,
+                                            "blur_std_in_sigmas": 3, "uniform_box_margin_in_sigmas": 3})
+    return rows
+
+
+def single_run(dataset: str, seed: int, levers: dict, steps: int, out: Path, device: str) -> dict:
+    """The literal path a reader takes: make("gan", data, **levers) then fit(algo, data, steps)."""
+    import time
+
+    torch.set_num_threads(1)
+    path = out / "runs" / f"single-{dataset}-{seed}-pack{levers.get('pack', 1)}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    mixture = sweep.MIXTURES[dataset](device=device)
+    ag.seed_everything(seed)
+    algo = ag.algos.make("gan", mixture, **levers)
+    started = time.time()
+    ag.fit(algo, mixture, steps=steps, seed=seed, progress=False, log_every=1000,
+           checkpoint=out / "checkpoints" / (path.stem + ".pt"), checkpoint_every=5000)
+    seconds = time.time() - started
+    noise_stream = torch.Generator(device=device).manual_seed(2024 + steps)
+    result = {"name": path.stem, "phase": "single", "dataset": dataset, "seed": seed, "levers": levers,
+              "steps": steps, "final": sweep._score(algo.sample(sweep.SAMPLES, generator=noise_stream), mixture),
+              "wall_seconds": round(seconds, 1), "device": device, "code": sweep.code_version()}
+    sweep._write_json(path, result)
+    (out / "checkpoints" / (path.stem + ".pt")).unlink(missing_ok=True)
+    return result
+
+
+def singles(out: Path, seeds: list[int], steps: int, device: str, jobs: int, pack: int | None = None) -> None:
+    """make("gan") + fit runs of the chosen recipe for some held-out seeds (cross-checks the ensembles)."""
+    chosen = json.loads((out / "recipe.json").read_text())["gan"]
+    levers = {"r1_weight": chosen["r1_weight"], "ema": chosen["ema"], "pack": pack or chosen["pack"]}
+    tasks = [(dataset, seed) for seed in seeds for dataset in MODES]
+    from joblib import Parallel, delayed
+
+    Parallel(n_jobs=jobs, backend="loky")(
+        delayed(single_run)(dataset, seed, levers, steps, out, device) for dataset, seed in tasks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("phase", choices=["search", "select", "heldout", "sanity", "all", "single"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=HELDOUT_SEEDS[:2])
+    parser.add_argument("--pack", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=sweep.ROOT / "results" / "sharp_gans")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=STEPS)
+    args = parser.parse_args()
+    if args.phase in ("search", "all"):
+        sweep.run_units(search_units(args.steps), args.out, args.device, args.jobs)
+    if args.phase in ("select", "all"):
+        select(args.out)
+    if args.phase in ("heldout", "all"):
+        sweep.run_units(heldout_units(args.out, args.steps), args.out, args.device, args.jobs)
+    if args.phase in ("sanity", "all"):
+        sanity(args.out)
+    if args.phase == "single":
+        singles(args.out, args.seeds, args.steps, args.device, args.jobs, args.pack)
+
+
+if __name__ == "__main__":
+    main()
