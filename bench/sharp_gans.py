@@ -56,6 +56,20 @@ pack = 2 candidates if it differs from the latter ("best pack=2").
 """
 
 
+# Round 2, designed from round 1's development results (R1 gave full coverage, but grid HQ
+# stayed at 0.71-0.76 with batch 256) and written before it ran: larger batches, the best γ of
+# round 1 for each pack. Each unit holds development AND held-out members, so one GPU call
+# runs both; RULE_ROUND2 looks at development members only.
+ROUND2 = [{"pack": 1, "batch_size": 512, "r1_weight": 0.1},
+          {"pack": 1, "batch_size": 1024, "r1_weight": 0.1},
+          {"pack": 2, "batch_size": 512, "r1_weight": 0.01}]
+RULE_ROUND2 = """RULE, unchanged, over the candidates of both rounds (a candidate now also names its batch
+size), on development seeds 0-4 only. The held-out members of round 2's units (seeds 100-109)
+are not read until the choice is made; the winner's held-out members are then its held-out
+numbers. If the pack = 1 winner is round 1's, its held-out numbers are round 1's units.
+"""
+
+
 def _members(seeds, gammas):
     return [{"dataset": dataset, "seed": seed, "r1_weight": gamma}
             for gamma in gammas for dataset in MODES for seed in seeds]
@@ -73,13 +87,30 @@ def search_units(steps: int) -> list[dict]:
     return units
 
 
-def candidates(runs: list[dict]) -> dict:
-    """(pack, γ, average) → {dataset: {"modes": [...], "high_quality": [...], ...}} over seeds."""
+def round2_units(steps: int) -> list[dict]:
+    units = []
+    for index, levers in enumerate(ROUND2):
+        recipe = {**BASE, "pack": levers["pack"], "batch_size": levers["batch_size"], "ema": 0.999}
+        units.append({"name": f"round2-pack{levers['pack']}-batch{levers['batch_size']}", "phase": "round2",
+                      "recipe": recipe, "members": _members(DEV_SEEDS + HELDOUT_SEEDS, [levers["r1_weight"]]),
+                      "seed": 40 + index, "steps": steps})
+    return units
+
+
+def candidates(runs: list[dict], seeds=None) -> dict:
+    """(pack, γ, average[, batch]) → {dataset: {"modes": [...], ...}} over the members' seeds.
+
+    Round-1 keys have three parts (batch 256); round-2 keys add the batch size.
+    """
     table: dict = {}
     for run in runs:
         for member, scores in zip(run["members"], run["final"]["members"]):
+            if seeds is not None and member["seed"] not in seeds:
+                continue
             for variant, score in scores.items():
                 key = (run["recipe"]["pack"], member["r1_weight"], variant == "averaged")
+                if run["phase"] == "round2":
+                    key = key + (run["recipe"]["batch_size"],)
                 per_dataset = table.setdefault(key, {}).setdefault(member["dataset"], {})
                 for metric, value in score.items():
                     per_dataset.setdefault(metric, []).append(value)
@@ -202,7 +233,7 @@ def singles(out: Path, seeds: list[int], steps: int, device: str, jobs: int, pac
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=["search", "select", "heldout", "sanity", "all", "single"])
+    parser.add_argument("phase", choices=["search", "select", "heldout", "sanity", "all", "single", "round2"])
     parser.add_argument("--seeds", type=int, nargs="+", default=HELDOUT_SEEDS[:2])
     parser.add_argument("--pack", type=int, default=None)
     parser.add_argument("--out", type=Path, default=sweep.ROOT / "results" / "sharp_gans")
@@ -218,6 +249,8 @@ def main() -> None:
         sweep.run_units(heldout_units(args.out, args.steps), args.out, args.device, args.jobs)
     if args.phase in ("sanity", "all"):
         sanity(args.out)
+    if args.phase == "round2":
+        sweep.run_units(round2_units(args.steps), args.out, args.device, args.jobs)
     if args.phase == "single":
         singles(args.out, args.seeds, args.steps, args.device, args.jobs, args.pack)
 
