@@ -48,6 +48,7 @@ notebooks: $(STAMP)
 ## bench: performance benchmarks (ratios against a reference run in the same process)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_gan_loop.py
+	$(BIN)/python bench/bench_sweeps.py cores
 
 clean:
 	rm -rf _build

@@ -29,6 +29,11 @@ def save_atomic(state: dict, path: str | os.PathLike) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
+        # mkstemp creates the file readable by its owner only; give it the permissions any new
+        # file gets here (umask), so a shared or shipped checkpoint stays readable.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
         with os.fdopen(handle, "wb") as file:
             torch.save(state, file)
             file.flush()

@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 import aegan_lib as ag  # noqa: E402
 from aegan_lib.algos import make  # noqa: E402
+from aegan_lib.algos.factory import PRE_RECIPE_GAN_POINTS, data_kind  # noqa: E402
 
 STEPS = 5000
 SEEDS = {"ring": 10, "grid": 10, "digits": 5}
@@ -80,7 +81,9 @@ def build(config: str, data, overrides: dict | None = None):
     """`make(...)` for a configuration name; `overrides` are extra make() arguments (a variant)."""
     switches = CONFIGS[config]
     if switches is None:
-        return make("gan", data, **(overrides or {}))
+        # The ablation predates chapter 2's recipe: its plain GAN has the AEGAN's nets and schedule.
+        before = PRE_RECIPE_GAN_POINTS if data_kind(data)[0] == "points" else {}
+        return make("gan", data, **{**before, **(overrides or {})})
     kwargs = {key: value for key, value in switches.items() if key != "latent_critic"}
     if not switches["latent_critic"]:
         kwargs["latent_discriminator"] = None

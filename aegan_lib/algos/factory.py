@@ -64,8 +64,15 @@ KIND_DEFAULTS = {
 # standardised units: make() passes γ·scale² to GAN, whose penalty is taken in data units
 # (∇ in data units is ∇ in standardised units / scale), so one γ fits the ring and the grid.
 GAN_POINTS_RECIPE = {"hidden": (256, 256, 256), "batch_size": 256, "lr": 1e-3, "betas": (0.5, 0.9),
-                     "lr_schedule": "linear", "r1_weight": 0.01, "ema": None, "pack": 1,
+                     "lr_schedule": "linear", "r1_weight": 0.0, "ema": None, "pack": 1,
                      "standardize": True}
+
+# make("gan") on 2D points as it was before that recipe: the AEGAN's networks, raw data units,
+# batch 64, Adam β = (0.5, 0.999) at a constant rate. Chapter 4's ablation (bench/ablation.py,
+# results/ablation.json) ran with it; `make("gan", data, **PRE_RECIPE_GAN_POINTS)` rebuilds it.
+PRE_RECIPE_GAN_POINTS = {"generator_hidden": (128, 256), "discriminator_hidden": (256, 128),
+                         "betas": (0.5, 0.999), "lr_schedule": "constant", "standardize": False,
+                         "batch_size": 64}
 
 # Whether make("aegan", ...) builds a latent discriminator when none is passed.
 AEGAN_LATENT_CRITIC = True
