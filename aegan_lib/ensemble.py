@@ -118,10 +118,13 @@ class StackedMixtures(GaussianMixture2D):
     """S 2D mixtures sampled side by side, standardised: a batch is (n, S·2).
 
     Member j draws from mixture j divided by its scale (mean 0, standard deviation 1 per
-    coordinate); all members' draws come from one random stream, so they are independent.
+    coordinate), times its `units` (1 unless members differ in γ, see `gan`); with
+    `standardize=False` it draws in the mixtures' own units. All members' draws come from one
+    random stream, so they are independent.
     """
 
-    def __init__(self, mixtures: Sequence[GaussianMixture2D], device=None, units=None):
+    def __init__(self, mixtures: Sequence[GaussianMixture2D], device=None, units=None,
+                 standardize: bool = True):
         if not mixtures or not all(isinstance(m, GaussianMixture2D) for m in mixtures):
             raise TypeError("expected a non-empty list of 2D mixtures (data.ring(), data.grid())")
         device = device if device is not None else mixtures[0].device
@@ -129,15 +132,18 @@ class StackedMixtures(GaussianMixture2D):
         if len(units) != len(mixtures) or min(units) <= 0:
             raise ValueError(f"expected one positive unit per mixture; got {units}")
         self.units = units
+        self.standardize = standardize
         super().__init__("stacked", mixtures[0].means, mixtures[0].std, device=device)
         self.mixtures = [m.to(device) for m in mixtures]
         sizes = [len(m.means) for m in self.mixtures]
         padded = torch.zeros(len(mixtures), max(sizes), 2, device=device)
+        shifts = [m.center if standardize else torch.zeros(2, device=device) for m in self.mixtures]
+        scales = [m.scale if standardize else 1.0 for m in self.mixtures]
         for j, m in enumerate(self.mixtures):
-            padded[j, :sizes[j]] = (m.means - m.center) / m.scale
+            padded[j, :sizes[j]] = (m.means - shifts[j]) / scales[j]
         self.member_means = padded
         self.member_sizes = torch.tensor(sizes, device=device, dtype=torch.float32)
-        self.member_stds = torch.tensor([m.std / m.scale for m in self.mixtures], device=device)
+        self.member_stds = torch.tensor([m.std / s for m, s in zip(self.mixtures, scales)], device=device)
         self.member_units = torch.tensor(units, device=device)
         self.name = "stacked(" + ",".join(m.name for m in self.mixtures) + ")"
 
@@ -160,7 +166,7 @@ class StackedMixtures(GaussianMixture2D):
         return (standardised * self.member_units[:, None]).reshape(n, -1)
 
     def to(self, device) -> StackedMixtures:
-        return StackedMixtures(self.mixtures, device=device, units=self.units)
+        return StackedMixtures(self.mixtures, device=device, units=self.units, standardize=self.standardize)
 
     def __repr__(self) -> str:
         return f"StackedMixtures({[m.name for m in self.mixtures]})"
@@ -212,4 +218,7 @@ def member_samples(algo: GAN, stacked: StackedMixtures, n: int, generator: torch
                    averaged: bool = True) -> list[Tensor]:
     """n samples of each member, in its mixture's data units: a list of S tensors (n, 2)."""
     samples = algo.sample(n, generator=generator, averaged=averaged).reshape(n, stacked.members, 2)
-    return [samples[:, j] / stacked.units[j] * m.scale + m.center for j, m in enumerate(stacked.mixtures)]
+    members = [samples[:, j] / stacked.units[j] for j in range(stacked.members)]
+    if not stacked.standardize:
+        return members
+    return [points * m.scale + m.center for points, m in zip(members, stacked.mixtures)]

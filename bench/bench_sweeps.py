@@ -3,10 +3,11 @@
     python bench/bench_sweeps.py cores      # joblib over every core vs one process, seeds in turn
     python bench/bench_sweeps.py ensemble   # S seeds as one model vs one seed (GPU: target S=10 ≤ 2×)
 
-`cores`: the same R runs of make("gan", data.ring()) (its recipe, `steps` each), first one
-after the other in this process (torch using every core), then one run per core in joblib
-worker processes with one thread each. Prints wall times and their ratio (target ≥ 1.8× on
-2 cores). `ensemble`: ms per step of `aegan_lib.ensemble.gan` with S = 1, 10, 20, 40 members
+`cores`: R seeds of the chapter's ring recipe, `steps` steps each — first one after the other
+in this process (torch using every core), then the way bench/sweep.py runs a sweep: the seeds
+split into one unit per core, each unit an ensemble of its seeds, units in joblib worker
+processes with one thread each. Prints both wall times and their ratio (target ≥ 1.8× on 2
+cores). `ensemble`: ms per step of `aegan_lib.ensemble.gan` with S = 1, 10, 20, 40 members
 (the chapter's recipe), measured after a warm-up, interleaved, median of rounds.
 """
 
@@ -25,35 +26,44 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import aegan_lib as ag  # noqa: E402
 from aegan_lib import ensemble  # noqa: E402
-from aegan_lib.algos import make  # noqa: E402
-
-
-def one_run(seed: int, steps: int, threads: int | None = None) -> float:
-    if threads is not None:
-        torch.set_num_threads(threads)
-    ring = ag.data.ring()
-    ag.seed_everything(seed)
-    algo = make("gan", ring)
-    ag.fit(algo, ring, steps=steps, seed=seed, progress=False, log_every=steps)
-    return ag.metrics.mode_coverage(algo.sample(2500), ring)["high_quality"]
 
 
 def cores(runs: int, steps: int) -> None:
-    from joblib import Parallel, delayed
+    """R seeds in turn (one unit each, this process, every core's threads) against the sweep's way:
+    the seeds batched into one unit per core (ensembles), units in joblib workers (1 thread)."""
+    import tempfile
+
+    import sweep
+    from sharp_gans import BASE
 
     jobs = os.cpu_count() or 1
-    started = time.perf_counter()
-    in_turn = [one_run(seed, steps) for seed in range(runs)]
-    sequential = time.perf_counter() - started
-    started = time.perf_counter()
-    parallel_results = Parallel(n_jobs=jobs, backend="loky")(
-        delayed(one_run)(seed, steps, 1) for seed in range(runs))
-    parallel = time.perf_counter() - started
-    same = [round(a, 4) for a in in_turn] == [round(b, 4) for b in parallel_results]
-    print(f"{runs} runs × {steps} steps of make('gan', ring); torch {torch.__version__}, {jobs} cores")
-    print(f"one process, runs in turn ({torch.get_num_threads()} threads): {sequential:.1f} s")
-    print(f"joblib, {jobs} processes × 1 thread: {parallel:.1f} s (startup included)")
-    print(f"speed-up: {sequential / parallel:.2f}×; same results run by run: {same}")
+    recipe = {**BASE, "pack": 1, "ema": None}
+
+    def unit(name, seeds):
+        return {"name": name, "phase": "bench", "steps": steps, "seed": seeds[0], "evaluate_every": steps,
+                "recipe": recipe, "members": [{"dataset": "ring", "seed": s, "r1_weight": 0.0} for s in seeds]}
+
+    in_turn = [unit(f"seed-{seed}", [seed]) for seed in range(runs)]
+    per_core = [list(range(runs))[j::jobs] for j in range(jobs)]
+    batched = [unit(f"core-{j}", seeds) for j, seeds in enumerate(per_core) if seeds]
+    times = {}
+    all_threads = torch.get_num_threads()
+    for label, units, n_jobs, threads in (("in turn", in_turn, 1, all_threads), ("in turn, 1 thread", in_turn, 1, 1),
+                                          ("sweep", batched, jobs, None)):
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.perf_counter()
+            if threads is not None:
+                torch.set_num_threads(threads)
+            sweep.run_units(units, Path(folder), "cpu", jobs=n_jobs)
+            torch.set_num_threads(all_threads)
+            times[label] = time.perf_counter() - started
+    print(f"{runs} seeds × {steps} steps of the ring recipe; torch {torch.__version__}, {jobs} cores")
+    print(f"one process, one seed after another ({all_threads} threads): {times['in turn']:.1f} s; "
+          f"with 1 thread: {times['in turn, 1 thread']:.1f} s")
+    print(f"sweep.run_units: {len(batched)} units of {len(per_core[0])} seeds as one model each, "
+          f"{jobs} joblib processes × 1 thread: {times['sweep']:.1f} s (worker start-up included)")
+    print(f"speed-up: {times['in turn'] / times['sweep']:.2f}× ({times['in turn, 1 thread'] / times['sweep']:.2f}× "
+          "against the one-thread process)")
 
 
 def ms_per_step(members: int, device: str, steps: int) -> float:

@@ -76,7 +76,8 @@ def run(pack: int, seeds: int, steps: int, seconds: float, device: str, out: Pat
     mixtures = [sweep.MIXTURES[m["dataset"]](device=device) for m in members]
     ag.seed_everything(500 + pack)
     stream = torch.Generator(device=device).manual_seed(600 + pack)
-    points = torch.cat([m.sample(TRAINING_POINTS, generator=stream) for m in mixtures], dim=1)
+    stacked = ensemble.StackedMixtures(mixtures, standardize=False)  # their data: own units
+    points = stacked.sample(TRAINING_POINTS, generator=stream)  # the fixed training set
     S = len(members)
     gen, dis = generator(S).to(device), discriminator(S, pack).to(device)
     initialise(gen)
@@ -86,18 +87,12 @@ def run(pack: int, seeds: int, steps: int, seconds: float, device: str, out: Pat
         for group in optimizer.param_groups:
             group["eps"] /= S  # see aegan_lib.ensemble: each loss is 1/S × the members' sum
 
-    class Unstack:  # member_samples for unstandardised members
-        units = [1.0] * S
-        mixtures = [type("Raw", (), {"scale": 1.0, "center": 0.0})() for _ in range(S)]
-
-    unstack = Unstack()
-    unstack.members = S
     curve, started = [], time.time()
 
     def measure(algo, step):
         row = {"step": step, "seconds": round(time.time() - started, 1), "members": []}
         noise_stream = torch.Generator(device=device).manual_seed(2333)
-        samples = ensemble.member_samples(algo, unstack, sweep.SAMPLES, generator=noise_stream)
+        samples = ensemble.member_samples(algo, stacked, sweep.SAMPLES, generator=noise_stream)
         for j in range(S):
             row["members"].append({"raw": sweep._score(samples[j], mixtures[j])})
         curve.append(row)

@@ -23,7 +23,7 @@ import aegan_lib as ag
 
 ASSETS = Path(ag.__file__).parent / "assets"
 STEPS = 20_000
-SNAPSHOTS = (0, 500, 2000, 5000, 20_000)
+SNAPSHOTS = (0, 2000, 5000, 20_000)
 # name → (dataset, make() overrides): the default recipe on each mixture. (The R1 option with
 # batches of 1024 costs about 7× a default step on a CPU: its runs live in results/sharp_gans.)
 RUNS = {"ring": ("ring", {}), "grid": ("grid", {})}

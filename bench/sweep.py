@@ -125,9 +125,13 @@ def run_unit(unit: dict, out: Path, device: str = "cpu", threads: int = 1) -> di
 
 
 def run_units(units: list[dict], out: Path, device: str = "cpu", jobs: int = 1) -> list[dict]:
-    """Run units in `jobs` processes (joblib/loky; one torch thread each), skipping finished ones."""
+    """Run units in `jobs` processes (joblib/loky; one torch thread each), skipping finished ones.
+
+    jobs=1 runs them in turn in this process with torch's own thread count (every core).
+    """
     if jobs == 1:
-        return [run_unit(unit, out, device) for unit in units]
+        threads = torch.get_num_threads()  # run_unit sets it; keep the caller's setting
+        return [run_unit(unit, out, device, threads=threads) for unit in units]
     from joblib import Parallel, delayed
 
     return Parallel(n_jobs=jobs, backend="loky")(delayed(run_unit)(unit, out, device) for unit in units)

@@ -71,3 +71,18 @@ def test_the_committed_table_holds_ten_heldout_seeds_per_arm():
             assert arm[dataset]["seeds"] == table["heldout_seeds"]
     packaged = Path(sweep.ROOT / "aegan_lib" / "assets" / "sharp_gans.json")
     assert json.loads(packaged.read_text()) == table, "the package's copy is stale: run sharp_gans.py table"
+
+
+def test_pacgan_recipe_runs_at_a_tiny_budget(tmp_path):
+    import pacgan_recipe
+
+    result = pacgan_recipe.run(pack=2, seeds=1, steps=4, seconds=float("inf"), device="cpu", out=tmp_path)
+    assert result["finished"] and result["steps_done"] == 4 and len(result["members"]) == 2
+    assert (tmp_path / "pacgan_recipe_pack2.json").exists()
+    generator, discriminator = pacgan_recipe.generator(3), pacgan_recipe.discriminator(3, pack=2)
+    norms = [m for m in generator.modules() if isinstance(m, pacgan_recipe.ensemble.EnsembleBatchNorm)]
+    maxouts = [m for m in discriminator.modules() if isinstance(m, pacgan_recipe.ensemble.Maxout)]
+    assert len(norms) == 4 and [m.pieces for m in maxouts] == [5, 5, 5]
+    # Their sizes: 4 hidden layers of 400 (no bias before BatchNorm), maxout 200 units × 5 pieces.
+    per_member = (2 * 400 + 3 * 400 * 400 + 400 * 2 + 2) + 4 * 2 * 400
+    assert sum(p.numel() for p in generator.parameters()) == 3 * per_member
