@@ -105,8 +105,9 @@ class GAN(Algorithm):
         fake_logits = self.discriminator(pack(fake.detach(), self.pack))
         d_loss = self.d_loss_fn(real_logits, fake_logits)
         penalty = losses.r1_penalty(real_logits, real) if self.r1_weight > 0 else None
+        d_objective = d_loss if penalty is None else d_loss + self.r1_weight * penalty
         self.opt_d.zero_grad(set_to_none=True)
-        (d_loss + self.r1_weight * penalty if penalty is not None else d_loss).backward()
+        d_objective.backward()
         self.opt_d.step()
 
         # Part 2 — train G through the *updated* D (a fresh forward, never the logits above).
