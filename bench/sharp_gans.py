@@ -191,21 +191,9 @@ def heldout_units(out: Path, steps: int) -> list[dict]:
 
 
 def sanity(out: Path, seeds=HELDOUT_SEEDS) -> dict:
-    """What the metric gives real data, uniform noise over the data's box, and blurred data."""
-    rows = {}
-    for dataset, build in sweep.MIXTURES.items():
-        mixture = build()
-        low, high = mixture.means.min(0).values - 3 * mixture.std, mixture.means.max(0).values + 3 * mixture.std
-        scores = {"real": [], "uniform": [], "blurred": []}
-        for seed in seeds:
-            stream = torch.Generator().manual_seed(seed)
-            real = mixture.sample(sweep.SAMPLES, generator=stream)
-            uniform = low + (high - low) * torch.rand(sweep.SAMPLES, 2, generator=stream)
-            blurred = real + 3 * mixture.std * torch.randn(sweep.SAMPLES, 2, generator=stream)
-            for name, points in (("real", real), ("uniform", uniform), ("blurred", blurred)):
-                scores[name].append(sweep._score(points, mixture))
-        rows[dataset] = scores
-    sweep._write_json(out / "sanity.json", {"seeds": list(seeds), "samples": sweep.SAMPLES, "rows": rows,
+    """`metrics.sanity_scores` (real data, uniform noise over the box, blurred data) per mixture."""
+    rows = {dataset: ag.metrics.sanity_scores(build(), seeds, sweep.SAMPLES) for dataset, build in sweep.MIXTURES.items()}
+    sweep._write_json(out / "sanity.json", {"seeds": list(seeds), "samples": sweep.SAMPLES, "means": rows,
                                             "blur_std_in_sigmas": 3, "uniform_box_margin_in_sigmas": 3})
     return rows
 
@@ -305,10 +293,7 @@ def table(out: Path, asset: Path | None = None) -> dict:
         arms[label] = {"why": why, "unit": name, "recipe": run["recipe"], "steps": run["steps"],
                        "ms_per_step": run["ms_per_step"], "wall_seconds": run["wall_seconds"],
                        "device": run["device"], **_arm_rows(run, HELDOUT_SEEDS)}
-    sanity_rows = json.loads((out / "sanity.json").read_text())["rows"]
-    sanity_table = {dataset: {name: {metric: round(statistics.mean(s[metric] for s in scores), 4)
-                                     for metric in ("modes", "high_quality", "kl", "kl_high_quality")}
-                              for name, scores in rows.items()} for dataset, rows in sanity_rows.items()}
+    sanity_table = json.loads((out / "sanity.json").read_text())["means"]
     pacgan = {}
     for pack in (1, 2):
         path = out / f"pacgan_recipe_pack{pack}.json"

@@ -252,3 +252,15 @@ def test_mode_coverage_reports_the_high_quality_kl():
     expected = 0.75 * math.log(25 * 0.75) + 0.25 * math.log(25 * 0.25)
     assert result["kl_high_quality"] == pytest.approx(expected)
     assert math.isnan(metrics.mode_coverage(between, grid)["kl_high_quality"])
+
+
+def test_sanity_rows_match_their_formulas():
+    grid = data.grid()
+    rows = metrics.sanity_scores(grid, seeds=range(4))
+    assert rows["real"]["modes"] == 25
+    assert rows["real"]["high_quality"] == pytest.approx(metrics.true_sample_quality(), abs=0.01)
+    # Blurred by N(0, (3σ)²): each coordinate has variance 10σ², so P(‖ε‖ ≤ 3σ) = 1 − e^(−9/20).
+    assert rows["blurred"]["high_quality"] == pytest.approx(1 - math.exp(-0.45), abs=0.02)
+    assert rows["blurred"]["modes"] == 25
+    # Uniform noise over the box "covers" most modes, almost never within 3σ.
+    assert rows["uniform"]["modes"] >= 20 and rows["uniform"]["high_quality"] < 0.05
