@@ -153,8 +153,10 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: 
             progress bar. Losses reach the host only then (no per-step sync).
 
         callback: called as `callback(algo, step)` every `callback_every` steps and after
-            the last one, e.g. to measure samples along the way (learning curves). It runs
-            outside the step, so it may sync with the device.
+            the last one, e.g. to measure samples along the way (learning curves;
+            `metrics.TrainingTrace` is one). It runs outside the step, so it may sync with
+            the device; it should draw any noise from a torch.Generator of its own, so that
+            training's random streams (and a resumed run) stay the same.
 
     The algorithm's `lr_schedule` ("linear", "cosine") scales its learning rates over these
     `steps`: the schedule is part of the run, so resume with the same `steps`.

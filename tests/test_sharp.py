@@ -264,3 +264,12 @@ def test_sanity_rows_match_their_formulas():
     assert rows["blurred"]["modes"] == 25
     # Uniform noise over the box "covers" most modes, almost never within 3σ.
     assert rows["uniform"]["modes"] >= 20 and rows["uniform"]["high_quality"] < 0.05
+
+
+def test_make_run_settings_reach_every_method_or_are_refused():
+    assert make("aegan", data.ring(), batch_size=32).batch_size == 32
+    assert make("latent_gan", data.ring(), batch_size=48).batch_size == 48
+    with pytest.raises(ValueError, match="standardize applies to make\\('gan'\\) on vectors"):
+        make("aegan", data.ring(), standardize=True)
+    with pytest.raises(ValueError, match="positive int batch_size"):
+        make("gan", data.ring(), batch_size=0)

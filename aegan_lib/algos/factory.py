@@ -164,6 +164,9 @@ def make(method: str, data, **overrides) -> Algorithm:
         raise ValueError(f"make({method!r}) got unknown overrides {unknown}; expected constructor arguments "
                          f"{sorted(kwargs)}, network sizes {list(SIZE_KEYS)}, run settings {list(RUN_KEYS)} "
                          f"or nets {list(NET_NAMES[method])}")
+    if "standardize" in overrides and not (method == "gan" and kind == "points"):
+        raise ValueError(f"standardize applies to make('gan') on vectors (e.g. 2D points); got method "
+                         f"{method!r} on {kind} data")
     for key, value in overrides.items():
         if key in RUN_KEYS:
             run[key] = value
@@ -207,18 +210,15 @@ def make(method: str, data, **overrides) -> Algorithm:
             kwargs["r1_weight"] = kwargs["r1_weight"] * float(scale[0].pow(2).mean())
         generator = net("generator", build_generator)
         discriminator = net("discriminator", build_discriminator)
-        algo = GAN(generator, discriminator, latent_dim, **kwargs)
-        if run["batch_size"] is not None:
-            algo.batch_size = run["batch_size"]
-        return algo
+        return _with_batch_size(GAN(generator, discriminator, latent_dim, **kwargs), run["batch_size"])
     if method == "aegan":
         encoder = net("encoder", lambda: nets.encoder(shape, latent_dim, sizes["encoder_hidden"]))
         generator = net("generator", lambda: nets.generator(latent_dim, shape, sizes["generator_hidden"]))
         discriminator = net("discriminator", lambda: nets.discriminator(shape, sizes["discriminator_hidden"]))
         latent_discriminator = net("latent_discriminator", lambda: nets.discriminator(
             (latent_dim,), sizes["latent_discriminator_hidden"]) if AEGAN_LATENT_CRITIC else None)
-        return AEGAN(encoder, generator, discriminator, latent_dim,
-                     latent_discriminator=latent_discriminator, **kwargs)
+        return _with_batch_size(AEGAN(encoder, generator, discriminator, latent_dim,
+                                      latent_discriminator=latent_discriminator, **kwargs), run["batch_size"])
     # "latent_gan": an autoencoder, then a GAN on its codes (noise_dim → latent_dim).
     noise_dim = sizes["noise_dim"]
     encoder = net("encoder", lambda: nets.encoder(shape, latent_dim, sizes["encoder_hidden"]))
@@ -226,4 +226,14 @@ def make(method: str, data, **overrides) -> Algorithm:
     generator = net("generator", lambda: nets.generator(noise_dim, (latent_dim,), sizes["generator_hidden"]))
     discriminator = net("discriminator", lambda: nets.discriminator((latent_dim,),
                                                                     sizes["latent_discriminator_hidden"]))
-    return LatentGAN(encoder, decoder, generator, discriminator, latent_dim, noise_dim, **kwargs)
+    return _with_batch_size(LatentGAN(encoder, decoder, generator, discriminator, latent_dim, noise_dim, **kwargs),
+                            run["batch_size"])
+
+
+def _with_batch_size(algo: Algorithm, batch_size: int | None) -> Algorithm:
+    """Set the batch size `fit` uses by default for this object (None keeps the class default)."""
+    if batch_size is not None:
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"expected a positive int batch_size; got {batch_size!r}")
+        algo.batch_size = batch_size
+    return algo
