@@ -281,6 +281,32 @@ def _arm_rows(run: dict, seeds: list[int], variant: str = "raw") -> dict:
     return rows
 
 
+def _candidate_curves(runs: list[dict]) -> list[dict]:
+    """Per candidate, the development seeds' mean HQ and modes at every measured step."""
+    sums: dict = {}
+    for run in runs:
+        batch = run["recipe"]["batch_size"]
+        for point in run["curve"]:
+            for member, scores in zip(run["members"], point["members"]):
+                if member["seed"] not in DEV_SEEDS:
+                    continue
+                for variant, score in scores.items():
+                    key = (run["recipe"]["pack"], member["r1_weight"], variant == "averaged", batch)
+                    cell = sums.setdefault(key, {}).setdefault(member["dataset"], {}).setdefault(point["step"], [])
+                    cell.append(score)
+    curves = []
+    for (pack, gamma, averaged, batch), per_dataset in sorted(sums.items()):
+        row = {"pack": pack, "r1_weight": gamma, "averaged": averaged, "batch_size": batch}
+        for dataset, points in per_dataset.items():
+            steps = sorted(points)
+            row[dataset] = {"step": steps,
+                            "modes": [round(statistics.mean(s["modes"] for s in points[t]), 3) for t in steps],
+                            "high_quality": [round(statistics.mean(s["high_quality"] for s in points[t]), 4)
+                                             for t in steps]}
+        curves.append(row)
+    return curves
+
+
 def table(out: Path, asset: Path | None = None) -> dict:
     """Collect the held-out arms, sanity rows, PacGAN's recipe and the published rows in one file."""
     chosen = json.loads((out / "recipe.json").read_text())
@@ -305,13 +331,14 @@ def table(out: Path, asset: Path | None = None) -> dict:
                 **_arm_rows({**run, "members": [{**m, "seed": m["seed"]} for m in run["members"]]},
                             seeds=list(range(100)))}
     singles = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("single-*.json"))]
+    candidate_curves = _candidate_curves(sweep.load_runs(out, "search") + sweep.load_runs(out, "round2"))
     runs = sweep.load_runs(out)
     compute = {"gpu_unit_seconds": round(sum(r["wall_seconds"] for r in runs if "wall_seconds" in r
                                              and r["phase"] in ("search", "round2", "heldout")), 1)}
     result = {"heldout_seeds": HELDOUT_SEEDS, "dev_seeds": DEV_SEEDS, "samples": sweep.SAMPLES,
               "rule": chosen["rule"], "target2_rule": chosen["target2_rule"], "chosen": chosen["gan"],
               "candidates": chosen["candidates"], "arms": arms, "sanity": sanity_table, "pacgan_recipe": pacgan,
-              "published": PUBLISHED, "singles": [{k: v for k, v in r.items() if k != "code"} for r in singles],
+              "candidate_curves": candidate_curves, "published": PUBLISHED, "singles": [{k: v for k, v in r.items() if k != "code"} for r in singles],
               "compute": compute, "note": "± are standard deviations over seeds (sd); se = sd/√n for "
               "comparison with PacGAN's standard errors."}
     sweep._write_json(out / "heldout_table.json", result)
