@@ -16,10 +16,11 @@ from .. import nets
 from ..data import GaussianMixture2D, ImageDataset, Split
 from .aegan import AEGAN
 from .base import Algorithm
+from .bigan import BiGAN, JointDiscriminator
 from .gan import GAN
 from .latent_gan import LatentGAN
 
-METHODS = ("gan", "latent_gan", "aegan")
+METHODS = ("gan", "latent_gan", "aegan", "bigan")
 
 # Network sizes per kind of data. "points": 2D mixtures; "small_images": 8×8 digits (MLPs);
 # "images": 28×28 and up (the convnets of aegan_lib.nets; `hidden` only sizes the MLP parts).
@@ -47,6 +48,8 @@ METHOD_DEFAULTS = {
     # with μ = 1; the critics do not see reconstructions.
     "aegan": {"latent_reconstruction_weight": 1.0, "adversarial_reconstructions": False,
               "betas": (0.5, 0.999), "loss": "nonsaturating"},
+    # BiGAN / ALI: not searched yet; the learning rate of "gan"/"aegan" for the kind of data.
+    "bigan": {"betas": (0.5, 0.999), "loss": "nonsaturating"},
 }
 # Per kind of data, for "gan" and "aegan": the Adam learning rate of every net (lr_g = lr_d) and
 # the AEGAN's λ, the weight of ‖x − G(E(x))‖² (a mean over the numbers of one example). Chosen in
@@ -79,7 +82,8 @@ AEGAN_LATENT_CRITIC = True
 
 NET_NAMES = {"gan": ("generator", "discriminator"),
              "latent_gan": ("encoder", "decoder", "generator", "discriminator"),
-             "aegan": ("encoder", "generator", "discriminator", "latent_discriminator")}
+             "aegan": ("encoder", "generator", "discriminator", "latent_discriminator"),
+             "bigan": ("encoder", "generator", "discriminator")}
 SIZE_KEYS = ("latent_dim", "noise_dim", "hidden", "generator_hidden", "discriminator_hidden",
              "encoder_hidden", "latent_discriminator_hidden")
 # Overrides that are neither sizes nor constructor arguments: fit's default batch size, and
@@ -120,7 +124,7 @@ def data_scale(data) -> tuple[Tensor, Tensor]:
 
 
 def make(method: str, data, **overrides) -> Algorithm:
-    """Build `method` ("gan", "latent_gan" or "aegan") with default nets sized from `data`.
+    """Build `method` ("gan", "latent_gan", "aegan" or "bigan") with default nets sized from `data`.
 
     The nets are created on the data's device (seed first with `aegan_lib.seed_everything` for
     reproducible weights). `overrides` are either constructor keyword arguments of the class
@@ -143,7 +147,7 @@ def make(method: str, data, **overrides) -> Algorithm:
     sizes = dict(NET_DEFAULTS[kind])
     kwargs = dict(METHOD_DEFAULTS[method])
     run = {"batch_size": None, "standardize": False}
-    if method in ("gan", "aegan"):
+    if method in ("gan", "aegan", "bigan"):
         kwargs["lr_g"] = kwargs["lr_d"] = KIND_DEFAULTS[kind]["lr"]
     if method == "aegan":
         kwargs["reconstruction_weight"] = KIND_DEFAULTS[kind]["reconstruction_weight"]
@@ -219,6 +223,12 @@ def make(method: str, data, **overrides) -> Algorithm:
             (latent_dim,), sizes["latent_discriminator_hidden"]) if AEGAN_LATENT_CRITIC else None)
         return _with_batch_size(AEGAN(encoder, generator, discriminator, latent_dim,
                                       latent_discriminator=latent_discriminator, **kwargs), run["batch_size"])
+    if method == "bigan":
+        encoder = net("encoder", lambda: nets.encoder(shape, latent_dim, sizes["encoder_hidden"]))
+        generator = net("generator", lambda: nets.generator(latent_dim, shape, sizes["generator_hidden"]))
+        discriminator = net("discriminator", lambda: JointDiscriminator(shape, latent_dim,
+                                                                        sizes["discriminator_hidden"]))
+        return _with_batch_size(BiGAN(encoder, generator, discriminator, latent_dim, **kwargs), run["batch_size"])
     # "latent_gan": an autoencoder, then a GAN on its codes (noise_dim → latent_dim).
     noise_dim = sizes["noise_dim"]
     encoder = net("encoder", lambda: nets.encoder(shape, latent_dim, sizes["encoder_hidden"]))
