@@ -20,7 +20,7 @@ and every loss is a mean over all S members, i.e. 1/S times the sum of the membe
 Scaling a gradient by 1/S leaves Adam's update unchanged except through ε, so the ensemble's
 Adam uses ε/S. `tests/test_ensemble.py` checks a member step against a single run's step.
 
-Taught in: chapter 2, "Sweeps that use the machine".
+Taught in: chapter 2, "Making it sharp" (many seeds at once).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def gan(mixtures: Sequence[GaussianMixture2D], **overrides) -> tuple[GAN, Stacke
     with different seeds. Train with `fit(algo, data, steps)`; read samples with
     `member_samples`.
 
-    Taught in: chapter 2, "Sweeps that use the machine".
+    Taught in: chapter 2, "Making it sharp" (many seeds at once).
     """
     recipe = dict(GAN_POINTS_RECIPE)
     unknown = sorted(set(overrides) - set(recipe))

@@ -148,6 +148,8 @@ def standardizing(net: nn.Module, scale, shift=0.0, role: str = "generator") -> 
 
     role="generator": the net's outputs are standardised numbers, mapped back to data units.
     role="discriminator": data-unit inputs are standardised before the net sees them.
+
+    Taught in: chapter 2, "Making it sharp" (standardised data).
     """
     scale = torch.as_tensor(scale, dtype=torch.float32)
     shift = torch.as_tensor(shift, dtype=torch.float32)

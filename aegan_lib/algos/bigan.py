@@ -7,7 +7,7 @@ inverse of G (Donahue et al. 2017, "Adversarial Feature Learning"; Dumoulin et a
 "Adversarially Learned Inference"). No reconstruction loss appears anywhere: the encoder
 learns only through D.
 
-Taught in: chapter 4 (the encoder-generator hybrid beside the AE-GAN family).
+To be taught in: chapter 4's next revision (the encoder-generator hybrid beside the AE-GAN family).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .base import Algorithm, adam, check_latent_dim, check_same_shape, frozen
 class JointDiscriminator(nn.Module):
     """D(x, z) → one logit: features of x (flattened, or a convnet's), concatenated with z, then an MLP.
 
-    Taught in: chapter 4, "BiGAN / ALI".
+    To be taught in: chapter 4's next revision.
     """
 
     def __init__(self, data_shape, latent_dim: int, hidden=(256, 256)):
@@ -62,7 +62,7 @@ class BiGAN(Algorithm):
         betas: Adam betas for every optimizer.
         loss: "nonsaturating" or "hinge" (see `aegan_lib.losses.ADVERSARIAL_LOSSES`).
 
-    Taught in: chapter 4, "BiGAN / ALI".
+    To be taught in: chapter 4's next revision.
     """
 
     def __init__(self, encoder: nn.Module, generator: nn.Module, discriminator: nn.Module, latent_dim: int,
