@@ -189,6 +189,9 @@ def gan(mixtures: Sequence[GaussianMixture2D], **overrides) -> tuple[GAN, Stacke
     if unknown:
         raise ValueError(f"unknown recipe keys {unknown}; expected some of {sorted(recipe)}")
     recipe.update(overrides)
+    if not recipe["standardize"]:
+        raise ValueError("ensemble.gan always trains standardised members (as make('gan') does by default); "
+                         "standardize=False is not supported here")
     gammas = recipe["r1_weight"]
     if isinstance(gammas, (list, tuple)):
         if len(gammas) != len(mixtures) or min(gammas) <= 0:

@@ -93,6 +93,11 @@ def test_gamma_zero_cannot_share_an_ensemble_with_other_gammas():
         ensemble.gan([ag.data.ring()] * 2, r1_weight=[0.0, 0.1])
 
 
+def test_unstandardised_members_are_refused_not_ignored():
+    with pytest.raises(ValueError, match="standardize=False is not supported"):
+        ensemble.gan([ag.data.ring()], standardize=False)
+
+
 def test_unknown_recipe_keys_are_named():
     with pytest.raises(ValueError, match=r"unknown recipe keys \['gamma'\]"):
         ensemble.gan([ag.data.ring()], gamma=0.1)
