@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sweep  # noqa: E402
 
 import aegan_lib as ag  # noqa: E402
-from aegan_lib import metrics  # noqa: E402
 
 DEV_SEEDS = [0, 1, 2, 3, 4]
 HELDOUT_SEEDS = list(range(100, 110))
@@ -99,6 +98,12 @@ def round2_units(steps: int) -> list[dict]:
     return units
 
 
+def candidate_key(run: dict, member: dict, variant: str) -> tuple:
+    """(pack, γ, averaged), plus the batch size for round 2's candidates (round 1's is 256)."""
+    key = (run["recipe"]["pack"], member["r1_weight"], variant == "averaged")
+    return key + (run["recipe"]["batch_size"],) if run["phase"] == "round2" else key
+
+
 def candidates(runs: list[dict], seeds=None) -> dict:
     """(pack, γ, average[, batch]) → {dataset: {"modes": [...], ...}} over the members' seeds.
 
@@ -110,9 +115,7 @@ def candidates(runs: list[dict], seeds=None) -> dict:
             if seeds is not None and member["seed"] not in seeds:
                 continue
             for variant, score in scores.items():
-                key = (run["recipe"]["pack"], member["r1_weight"], variant == "averaged")
-                if run["phase"] == "round2":
-                    key = key + (run["recipe"]["batch_size"],)
+                key = candidate_key(run, member, variant)
                 per_dataset = table.setdefault(key, {}).setdefault(member["dataset"], {})
                 for metric, value in score.items():
                     per_dataset.setdefault(metric, []).append(value)
@@ -261,19 +264,21 @@ def _stats(values: list[float]) -> dict:
             "min": min(values), "max": max(values), "values": values}
 
 
-def _arm_rows(run: dict, seeds: list[int], variant: str = "raw") -> dict:
+def _arm_rows(run: dict, seeds: list[int] | None = None, variant: str = "raw") -> dict:
+    """Per dataset: stats over the members (of `seeds`, or all), and their mean curve."""
     rows = {}
     for dataset in MODES:
-        picked = [(m, s[variant]) for m, s in zip(run["members"], run["final"]["members"])
-                  if m["dataset"] == dataset and m["seed"] in seeds]
+        def chosen(member):
+            return member["dataset"] == dataset and (seeds is None or member["seed"] in seeds)
+
+        picked = [(m, s[variant]) for m, s in zip(run["members"], run["final"]["members"]) if chosen(m)]
         rows[dataset] = {metric: _stats([score[metric] for _, score in picked])
                          for metric in ("modes", "high_quality", "kl", "kl_high_quality")}
         rows[dataset]["seeds"] = [m["seed"] for m, _ in picked]
         rows[dataset]["all_modes"] = sum(score["modes"] == MODES[dataset] for _, score in picked)
         curve = {"step": [], "modes": [], "high_quality": []}
         for point in run["curve"]:
-            members = [s[variant] for m, s in zip(run["members"], point["members"])
-                       if m["dataset"] == dataset and m["seed"] in seeds]
+            members = [s[variant] for m, s in zip(run["members"], point["members"]) if chosen(m)]
             curve["step"].append(point["step"])
             curve["modes"].append(round(statistics.mean(s["modes"] for s in members), 3))
             curve["high_quality"].append(round(statistics.mean(s["high_quality"] for s in members), 4))
@@ -285,13 +290,12 @@ def _candidate_curves(runs: list[dict]) -> list[dict]:
     """Per candidate, the development seeds' mean HQ and modes at every measured step."""
     sums: dict = {}
     for run in runs:
-        batch = run["recipe"]["batch_size"]
         for point in run["curve"]:
             for member, scores in zip(run["members"], point["members"]):
                 if member["seed"] not in DEV_SEEDS:
                     continue
                 for variant, score in scores.items():
-                    key = (run["recipe"]["pack"], member["r1_weight"], variant == "averaged", batch)
+                    key = candidate_key(run, member, variant)[:3] + (run["recipe"]["batch_size"],)
                     cell = sums.setdefault(key, {}).setdefault(member["dataset"], {}).setdefault(point["step"], [])
                     cell.append(score)
     curves = []
@@ -328,8 +332,7 @@ def table(out: Path, asset: Path | None = None) -> dict:
             pacgan[f"GAN (pack={pack})" if pack == 1 else f"PacGAN{pack}"] = {
                 "steps_done": run["steps_done"], "steps_asked": run["steps_asked"],
                 "wall_seconds": run["wall_seconds"], "differences": run["differences"],
-                **_arm_rows({**run, "members": [{**m, "seed": m["seed"]} for m in run["members"]]},
-                            seeds=list(range(100)))}
+                **_arm_rows(run)}
     singles = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("single-*.json"))]
     candidate_curves = _candidate_curves(sweep.load_runs(out, "search") + sweep.load_runs(out, "round2"))
     runs = sweep.load_runs(out)

@@ -19,11 +19,10 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses, nets
-from ..runtime import evaluating
-from .base import Algorithm, adam, check_latent_dim, check_same_shape, frozen
+from .base import EncoderGenerator, adam, check_latent_dim, check_same_shape, frozen
 
 
-class AEGAN(Algorithm):
+class AEGAN(EncoderGenerator):
     """A GAN and an autoencoder sharing one network: the generator G is the decoder.
 
     Args:
@@ -98,16 +97,9 @@ class AEGAN(Algorithm):
                        "lr_g": lr_g, "lr_d": lr_d, "betas": list(betas), "loss": loss}
 
     @property
-    def data_range(self):
-        return nets.output_range(self.generator)
-
-    @property
     def critics(self) -> list[nn.Module]:
         """The discriminators (image, then latent when on): frozen during the G/E update."""
         return [net for net in (self.discriminator, self.latent_discriminator) if net is not None]
-
-    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
 
     def step(self, real: Tensor) -> dict[str, Tensor]:
         # Forward passes every part uses. G and E do not change until Part 3, so these stay valid;
@@ -171,22 +163,3 @@ class AEGAN(Algorithm):
             self.opt_g.step()
         stats["g_loss"] = g_loss.detach()
         return stats
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n samples G(z), z ~ N(0, I), in eval mode; `generator` is a torch.Generator for the noise."""
-        with evaluating(self.generator):
-            return self.generator(self.noise(n, generator))
-
-    def encode(self, x: Tensor) -> Tensor:
-        """Codes E(x), in eval mode without gradients."""
-        with evaluating(self.encoder):
-            return self.encoder(x)
-
-    def decode(self, code: Tensor) -> Tensor:
-        """G(code), in eval mode without gradients."""
-        with evaluating(self.generator):
-            return self.generator(code)
-
-    def reconstruct(self, x: Tensor) -> Tensor:
-        """G(E(x)), in eval mode without gradients."""
-        return self.decode(self.encode(x))

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import nets
+from ..runtime import evaluating
 
 
 #: Learning-rate schedules `fit` applies over a run (`aegan_lib.train.learning_rate_factor`).
@@ -50,6 +51,48 @@ class Algorithm(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+
+
+class Generative(Algorithm):
+    """An algorithm with a generator G: noise z ~ N(0, I) of size `latent_dim` → data.
+
+    Subclasses set `self.generator` and `self.latent_dim`; sampling is shared.
+    """
+
+    generator: nn.Module
+    latent_dim: int
+
+    @property
+    def data_range(self) -> tuple[float, float] | None:
+        return nets.output_range(self.generator)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n samples G(z), z ~ N(0, I), in eval mode; `generator` is a torch.Generator for the noise."""
+        with evaluating(self.generator):
+            return self.generator(self.noise(n, generator))
+
+
+class EncoderGenerator(Generative):
+    """A generator with an encoder E: data → codes of size `latent_dim` (AEGAN, BiGAN)."""
+
+    encoder: nn.Module
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Codes E(x), in eval mode without gradients."""
+        with evaluating(self.encoder):
+            return self.encoder(x)
+
+    def decode(self, code: Tensor) -> Tensor:
+        """G(code), in eval mode without gradients."""
+        with evaluating(self.generator):
+            return self.generator(code)
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """G(E(x)), in eval mode without gradients."""
+        return self.decode(self.encode(x))
 
 
 # Devices whose Adam has a fused kernel in this torch: CUDA always (torch >= 2.0), the CPU from 2.4.

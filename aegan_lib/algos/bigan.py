@@ -16,8 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses, nets
-from ..runtime import evaluating
-from .base import Algorithm, adam, check_latent_dim, check_same_shape, frozen
+from .base import EncoderGenerator, adam, check_latent_dim, check_same_shape, frozen
 
 
 class JointDiscriminator(nn.Module):
@@ -49,7 +48,7 @@ class JointDiscriminator(nn.Module):
         return self.head(torch.cat([self.data_features(x), z], dim=1))
 
 
-class BiGAN(Algorithm):
+class BiGAN(EncoderGenerator):
     """BiGAN / ALI on logits: D judges (x, E(x)) against (G(z), z); G and E learn to fool it.
 
     Args:
@@ -83,13 +82,6 @@ class BiGAN(Algorithm):
         self.opt_d = adam(discriminator.parameters(), lr=lr_d, betas=betas)
         self.optimizers = {"encoder": self.opt_e, "generator": self.opt_g, "discriminator": self.opt_d}
         self.config = {"latent_dim": latent_dim, "lr_g": lr_g, "lr_d": lr_d, "betas": list(betas), "loss": loss}
-
-    @property
-    def data_range(self):
-        return nets.output_range(self.generator)
-
-    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
 
     def step(self, real: Tensor) -> dict[str, Tensor]:
         z = self.noise(real.shape[0])
@@ -125,18 +117,3 @@ class BiGAN(Algorithm):
             "d_real_pair": torch.sigmoid(real_pair_logits.detach()).mean(),
             "d_fake_pair": torch.sigmoid(fake_pair_logits.detach()).mean(),
         }
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n samples G(z) in eval mode; `generator` is a torch.Generator for the noise."""
-        with evaluating(self.generator):
-            return self.generator(self.noise(n, generator))
-
-    def encode(self, x: Tensor) -> Tensor:
-        """E(x) in eval mode, without gradients."""
-        with evaluating(self.encoder):
-            return self.encoder(x)
-
-    def reconstruct(self, x: Tensor) -> Tensor:
-        """G(E(x)): never trained for directly — how close it gets is what BiGAN's inference buys."""
-        with evaluating(self.encoder, self.generator):
-            return self.generator(self.encoder(x))

@@ -10,9 +10,9 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from .. import losses, nets
+from .. import losses
 from ..runtime import evaluating
-from .base import LR_SCHEDULES, Algorithm, adam, check_latent_dim, check_same_shape, frozen
+from .base import LR_SCHEDULES, Generative, adam, check_latent_dim, check_same_shape, frozen
 
 
 def pack(samples: Tensor, m: int) -> Tensor:
@@ -29,7 +29,7 @@ def pack(samples: Tensor, m: int) -> Tensor:
     return samples.reshape(samples.shape[0] // m, m * samples.shape[1], *samples.shape[2:])
 
 
-class GAN(Algorithm):
+class GAN(Generative):
     """Goodfellow et al.'s GAN with the non-saturating generator loss (or hinge), on logits.
 
     Args:
@@ -86,13 +86,6 @@ class GAN(Algorithm):
                                 ("pack", pack, 1), ("lr_schedule", lr_schedule, "constant")):
             if value != off:
                 self.config[key] = value
-
-    @property
-    def data_range(self):
-        return nets.output_range(self.generator)
-
-    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
 
     def step(self, real: Tensor) -> dict[str, Tensor]:
         fake = self.generator(self.noise(real.shape[0]))
