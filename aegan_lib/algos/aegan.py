@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses, nets
-from .base import EncoderGenerator, adam, check_latent_dim, check_same_shape, frozen
+from .base import EncoderGenerator, adam, check_code_size, check_latent_dim, check_same_shape, frozen
 
 
 class AEGAN(EncoderGenerator):
@@ -54,10 +54,7 @@ class AEGAN(EncoderGenerator):
                  betas=(0.5, 0.999), loss: str = "nonsaturating"):
         super().__init__()
         check_latent_dim(generator, latent_dim, "generator")
-        code_size = nets.output_features(encoder)
-        if code_size is not None and code_size != latent_dim:
-            raise ValueError(f"the encoder outputs {code_size}-dimensional codes but latent_dim={latent_dim}; "
-                             "build the encoder with the same latent size as the generator")
+        check_code_size(encoder, latent_dim)
         for name, weight in (("reconstruction_weight", reconstruction_weight),
                              ("latent_reconstruction_weight", latent_reconstruction_weight)):
             if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not weight >= 0:

@@ -141,6 +141,14 @@ def check_latent_dim(net: nn.Module, latent_dim: int, role: str) -> None:
                          "build it with the same latent size")
 
 
+def check_code_size(encoder: nn.Module, latent_dim: int) -> None:
+    """Fail early, with both numbers, when an encoder's code is not the generator's input size."""
+    code_size = nets.output_features(encoder)
+    if code_size is not None and code_size != latent_dim:
+        raise ValueError(f"the encoder outputs {code_size}-dimensional codes but latent_dim={latent_dim}; "
+                         "build the encoder with the same latent size as the generator")
+
+
 def check_same_shape(produced: Tensor, target: Tensor, what: str) -> None:
     """Compare per-sample shapes (known on the host: no device sync)."""
     if produced.shape[1:] != target.shape[1:]:

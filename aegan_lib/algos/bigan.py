@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses, nets
-from .base import EncoderGenerator, adam, check_latent_dim, check_same_shape, frozen
+from .base import EncoderGenerator, adam, check_code_size, check_latent_dim, check_same_shape, frozen
 
 
 class JointDiscriminator(nn.Module):
@@ -68,10 +68,7 @@ class BiGAN(EncoderGenerator):
                  lr_g: float = 2e-4, lr_d: float = 2e-4, betas=(0.5, 0.999), loss: str = "nonsaturating"):
         super().__init__()
         check_latent_dim(generator, latent_dim, "generator")
-        code_size = nets.output_features(encoder)
-        if code_size is not None and code_size != latent_dim:
-            raise ValueError(f"the encoder outputs {code_size}-dimensional codes but latent_dim={latent_dim}; "
-                             "build both with the same latent size")
+        check_code_size(encoder, latent_dim)
         if loss not in losses.ADVERSARIAL_LOSSES:
             raise ValueError(f"expected loss in {tuple(losses.ADVERSARIAL_LOSSES)}; got {loss!r}")
         self.encoder, self.generator, self.discriminator = encoder, generator, discriminator
