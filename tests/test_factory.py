@@ -46,7 +46,9 @@ def test_overrides_reach_the_nets_and_the_constructor():
     algo = make("aegan", ag.data.grid(), latent_dim=5, hidden=(32,), reconstruction_weight=0.25,
                 latent_discriminator=None)
     assert isinstance(algo, AEGAN) and algo.latent_discriminator is None
-    assert algo.config["latent_dim"] == 5 and algo.config["reconstruction_weight"] == 0.25
+    assert algo.config["latent_dim"] == 5
+    # λ is given in standardised units; the loss is taken in data units, so λ/s² reaches AEGAN
+    assert algo.config["reconstruction_weight"] == pytest.approx(0.25 / ag.data.grid().scale ** 2)
     assert algo.encoder(torch.zeros(2, 2)).shape == (2, 5)
     assert [m.out_features for m in algo.generator.modules() if isinstance(m, torch.nn.Linear)] == [32, 2]
     gan = make("gan", ag.data.digits(), generator_hidden=(20, 30), lr_d=1e-3)
@@ -74,3 +76,21 @@ def test_aegan_defaults_are_the_best_configuration_of_the_ablation():
     config = make("aegan", ag.data.grid()).config
     for key, value in best["switches"].items():
         assert config[key] == value, f"make('aegan') has {key}={config[key]!r}; the ablation's best has {value!r}"
+
+
+@pytest.mark.parametrize("method", ["aegan", "bigan", "latent_gan"])
+def test_every_method_on_points_follows_chapter_2s_recipe(method):
+    """Chapter 4 compares methods with the same widths, optimizer, schedule, batch and units."""
+    from aegan_lib.algos.factory import GAN_POINTS_RECIPE as recipe
+    grid = ag.data.grid()
+    algo = make(method, grid)
+    assert algo.batch_size == recipe["batch_size"] and algo.lr_schedule == recipe["lr_schedule"]
+    assert algo.config["betas"] == list(recipe["betas"]) and algo.config["lr_g"] == recipe["lr"]
+    widths = [m.out_features for m in algo.generator.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths[:-1] == list(recipe["hidden"])
+    # standardised units: a code of the grid's corner point is the code of a standardised input
+    encoder = algo.encoder
+    corner = grid.means[:1]
+    assert isinstance(encoder[0], ag.nets.Rescale)
+    assert torch.allclose(encoder[0](corner), (corner - grid.center) / grid.scale)
+    assert isinstance(algo.decoder[-1] if method == "latent_gan" else algo.generator[-1], ag.nets.Rescale)

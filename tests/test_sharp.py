@@ -269,7 +269,8 @@ def test_sanity_rows_match_their_formulas():
 def test_make_run_settings_reach_every_method_or_are_refused():
     assert make("aegan", data.ring(), batch_size=32).batch_size == 32
     assert make("latent_gan", data.ring(), batch_size=48).batch_size == 48
-    with pytest.raises(ValueError, match="standardize applies to make\\('gan'\\) on vectors"):
-        make("aegan", data.ring(), standardize=True)
+    assert not isinstance(make("aegan", data.ring(), standardize=False).encoder[0], nets.Rescale)
+    with pytest.raises(ValueError, match="standardize applies to vectors"):
+        make("aegan", data.digits(), standardize=True)
     with pytest.raises(ValueError, match="positive int batch_size"):
         make("gan", data.ring(), batch_size=0)

@@ -43,6 +43,11 @@ class AEGAN(EncoderGenerator):
         lr_d: Adam learning rate of D and D_z (one optimizer each).
         betas: Adam betas for every optimizer.
         loss: "nonsaturating" or "hinge" (see `aegan_lib.losses.ADVERSARIAL_LOSSES`).
+        lr_schedule: "constant", "linear" (to 0) or "cosine" (to 0) over the run `fit` is
+            asked for (`aegan_lib.train.learning_rate_factor`).
+
+    With λ = 0, no latent critic and μ = 0 this is a plain GAN run through the joint loop's code
+    path (the encoder gets no gradient): chapter 4's placebo arm.
 
     Taught in: chapter 4, "The library's AEGAN".
     """
@@ -51,7 +56,7 @@ class AEGAN(EncoderGenerator):
                  latent_dim: int, latent_discriminator: nn.Module | None = None,
                  reconstruction_weight: float = 1.0, latent_reconstruction_weight: float = 0.0,
                  adversarial_reconstructions: bool = False, lr_g: float = 2e-4, lr_d: float = 2e-4,
-                 betas=(0.5, 0.999), loss: str = "nonsaturating"):
+                 betas=(0.5, 0.999), loss: str = "nonsaturating", lr_schedule: str = "constant"):
         super().__init__()
         check_latent_dim(generator, latent_dim, "generator")
         check_code_size(encoder, latent_dim)
@@ -92,6 +97,7 @@ class AEGAN(EncoderGenerator):
                        "latent_reconstruction_weight": self.latent_reconstruction_weight,
                        "adversarial_reconstructions": self.adversarial_reconstructions,
                        "lr_g": lr_g, "lr_d": lr_d, "betas": list(betas), "loss": loss}
+        self.use_lr_schedule(lr_schedule)
 
     @property
     def critics(self) -> list[nn.Module]:

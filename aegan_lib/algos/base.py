@@ -52,6 +52,18 @@ class Algorithm(nn.Module):
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.config.items())
 
+    def use_lr_schedule(self, lr_schedule: str) -> None:
+        """Check and set the schedule `fit` applies; a decaying one enters `self.config`.
+
+        Call it after `self.config` is built. The config carries it only when it is not
+        "constant", so checkpoints written before schedules existed still resume.
+        """
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"expected lr_schedule in {LR_SCHEDULES}; got {lr_schedule!r}")
+        self.lr_schedule = lr_schedule
+        if lr_schedule != "constant":
+            self.config["lr_schedule"] = lr_schedule
+
 
 class Generative(Algorithm):
     """An algorithm with a generator G: noise z ~ N(0, I) of size `latent_dim` → data.

@@ -60,12 +60,15 @@ class BiGAN(EncoderGenerator):
         lr_d: Adam learning rate of D.
         betas: Adam betas for every optimizer.
         loss: "nonsaturating" or "hinge" (see `aegan_lib.losses.ADVERSARIAL_LOSSES`).
+        lr_schedule: "constant", "linear" (to 0) or "cosine" (to 0) over the run `fit` is
+            asked for (`aegan_lib.train.learning_rate_factor`).
 
     To be taught in: chapter 4's next revision.
     """
 
     def __init__(self, encoder: nn.Module, generator: nn.Module, discriminator: nn.Module, latent_dim: int,
-                 lr_g: float = 2e-4, lr_d: float = 2e-4, betas=(0.5, 0.999), loss: str = "nonsaturating"):
+                 lr_g: float = 2e-4, lr_d: float = 2e-4, betas=(0.5, 0.999), loss: str = "nonsaturating",
+                 lr_schedule: str = "constant"):
         super().__init__()
         check_latent_dim(generator, latent_dim, "generator")
         check_code_size(encoder, latent_dim)
@@ -79,6 +82,7 @@ class BiGAN(EncoderGenerator):
         self.opt_d = adam(discriminator.parameters(), lr=lr_d, betas=betas)
         self.optimizers = {"encoder": self.opt_e, "generator": self.opt_g, "discriminator": self.opt_d}
         self.config = {"latent_dim": latent_dim, "lr_g": lr_g, "lr_d": lr_d, "betas": list(betas), "loss": loss}
+        self.use_lr_schedule(lr_schedule)
 
     def step(self, real: Tensor) -> dict[str, Tensor]:
         z = self.noise(real.shape[0])

@@ -40,16 +40,16 @@ NET_DEFAULTS = {
 
 # Constructor defaults per method (keyword arguments of the class), for every kind of data.
 METHOD_DEFAULTS = {
-    "gan": {"betas": (0.5, 0.999), "loss": "nonsaturating"},
+    "gan": {"betas": (0.5, 0.999), "loss": "nonsaturating", "lr_schedule": "constant"},
     "latent_gan": {"pretrain_steps": 2000, "lr_ae": 1e-3, "lr_g": 2e-4, "lr_d": 2e-4,
-                   "betas": (0.5, 0.999), "loss": "nonsaturating"},
+                   "betas": (0.5, 0.999), "loss": "nonsaturating", "lr_schedule": "constant"},
     # The best configuration of chapter 4's ablation by its rule (bench/ablation.py, "best" in
     # results/ablation.json): a latent critic (AEGAN_LATENT_CRITIC) and a latent reconstruction
     # with μ = 1; the critics do not see reconstructions.
     "aegan": {"latent_reconstruction_weight": 1.0, "adversarial_reconstructions": False,
-              "betas": (0.5, 0.999), "loss": "nonsaturating"},
+              "betas": (0.5, 0.999), "loss": "nonsaturating", "lr_schedule": "constant"},
     # BiGAN / ALI: not searched yet; the learning rate of "gan"/"aegan" for the kind of data.
-    "bigan": {"betas": (0.5, 0.999), "loss": "nonsaturating"},
+    "bigan": {"betas": (0.5, 0.999), "loss": "nonsaturating", "lr_schedule": "constant"},
 }
 # Per kind of data, for "gan" and "aegan": the Adam learning rate of every net (lr_g = lr_d) and
 # the AEGAN's λ, the weight of ‖x − G(E(x))‖² (a mean over the numbers of one example). Chosen in
@@ -152,15 +152,20 @@ def make(method: str, data, **overrides) -> Algorithm:
     if method == "aegan":
         kwargs["reconstruction_weight"] = KIND_DEFAULTS[kind]["reconstruction_weight"]
     if method == "gan":
-        kwargs.update({"r1_weight": 0.0, "ema": None, "pack": 1, "lr_schedule": "constant"})
-        if kind == "points":
-            recipe = GAN_POINTS_RECIPE
-            for name in ("generator_hidden", "discriminator_hidden"):
+        kwargs.update({"r1_weight": 0.0, "ema": None, "pack": 1})
+    if kind == "points":
+        # Every method on 2D points trains with chapter 2's recipe: the same widths for every
+        # MLP, the same optimizer, schedule, batch and standardised units (chapter 4 compares them).
+        recipe = GAN_POINTS_RECIPE
+        for name in SIZE_KEYS:
+            if name.endswith("_hidden"):
                 sizes[name] = recipe["hidden"]
-            kwargs.update(lr_g=recipe["lr"], lr_d=recipe["lr"], betas=recipe["betas"],
-                          lr_schedule=recipe["lr_schedule"], r1_weight=recipe["r1_weight"],
-                          ema=recipe["ema"], pack=recipe["pack"])
-            run.update(batch_size=recipe["batch_size"], standardize=recipe["standardize"])
+        rates = ("lr_ae", "lr_g", "lr_d") if method == "latent_gan" else ("lr_g", "lr_d")
+        kwargs.update({rate: recipe["lr"] for rate in rates})
+        kwargs.update(betas=recipe["betas"], lr_schedule=recipe["lr_schedule"])
+        if method == "gan":
+            kwargs.update(r1_weight=recipe["r1_weight"], ema=recipe["ema"], pack=recipe["pack"])
+        run.update(batch_size=recipe["batch_size"], standardize=recipe["standardize"])
     given_nets: dict[str, nn.Module | None] = {}
     allowed = set(SIZE_KEYS) | set(kwargs) | set(NET_NAMES[method]) | set(RUN_KEYS)
     unknown = sorted(set(overrides) - allowed)
@@ -168,9 +173,8 @@ def make(method: str, data, **overrides) -> Algorithm:
         raise ValueError(f"make({method!r}) got unknown overrides {unknown}; expected constructor arguments "
                          f"{sorted(kwargs)}, network sizes {list(SIZE_KEYS)}, run settings {list(RUN_KEYS)} "
                          f"or nets {list(NET_NAMES[method])}")
-    if "standardize" in overrides and not (method == "gan" and kind == "points"):
-        raise ValueError(f"standardize applies to make('gan') on vectors (e.g. 2D points); got method "
-                         f"{method!r} on {kind} data")
+    if "standardize" in overrides and kind != "points":
+        raise ValueError(f"standardize applies to vectors (e.g. 2D points); got {kind} data")
     for key, value in overrides.items():
         if key in RUN_KEYS:
             run[key] = value
@@ -193,46 +197,57 @@ def make(method: str, data, **overrides) -> Algorithm:
         return built.to(device) if built is not None else None
 
     latent_dim = sizes["latent_dim"]
+    # Standardised units (`nets.standardizing`): nets that read data standardise their input,
+    # nets that write data map standardised outputs back. Loss weights are given in standardised
+    # units, so make() converts them to the data's: R1's γ·s² (∇ₓ scales as 1/s) and the
+    # reconstruction's λ/s² (‖x − x̂‖² scales as s²). One γ or λ then means the same on ring and grid.
+    scale = data_scale(data) if run["standardize"] and kind == "points" else None
+    mean_square_scale = float(scale[0].pow(2).mean()) if scale is not None else 1.0
+
+    def reading(built: nn.Module) -> nn.Module:  # a net whose input is data
+        return nets.standardizing(built, *scale, role="discriminator") if scale is not None else built
+
+    def writing(built: nn.Module) -> nn.Module:  # a net whose output is data
+        return nets.standardizing(built, *scale, role="generator") if scale is not None else built
+
     if method == "gan":
         pack = kwargs["pack"]
         packed_shape = (pack * shape[0], *shape[1:])  # D scores `pack` samples side by side
 
-        def build_generator():
-            built = nets.generator(latent_dim, shape, sizes["generator_hidden"])
-            return nets.standardizing(built, *scale, role="generator") if scale else built
-
         def build_discriminator():
             built = nets.discriminator(packed_shape, sizes["discriminator_hidden"])
-            if not scale:
+            if scale is None:
                 return built
             # One standardisation per packed sample: the scale and shift repeat `pack` times.
             return nets.standardizing(built, scale[0].repeat(pack), scale[1].repeat(pack),
                                       role="discriminator")
 
-        scale = data_scale(data) if run["standardize"] and kind == "points" else None
-        if scale is not None:
-            kwargs["r1_weight"] = kwargs["r1_weight"] * float(scale[0].pow(2).mean())
-        generator = net("generator", build_generator)
+        kwargs["r1_weight"] = kwargs["r1_weight"] * mean_square_scale
+        generator = net("generator", lambda: writing(nets.generator(latent_dim, shape, sizes["generator_hidden"])))
         discriminator = net("discriminator", build_discriminator)
         return _with_batch_size(GAN(generator, discriminator, latent_dim, **kwargs), run["batch_size"])
+    if method in ("aegan", "bigan"):
+        encoder = net("encoder", lambda: reading(nets.encoder(shape, latent_dim, sizes["encoder_hidden"])))
+        generator = net("generator", lambda: writing(nets.generator(latent_dim, shape, sizes["generator_hidden"])))
     if method == "aegan":
-        encoder = net("encoder", lambda: nets.encoder(shape, latent_dim, sizes["encoder_hidden"]))
-        generator = net("generator", lambda: nets.generator(latent_dim, shape, sizes["generator_hidden"]))
-        discriminator = net("discriminator", lambda: nets.discriminator(shape, sizes["discriminator_hidden"]))
+        kwargs["reconstruction_weight"] = kwargs["reconstruction_weight"] / mean_square_scale
+        discriminator = net("discriminator", lambda: reading(nets.discriminator(shape, sizes["discriminator_hidden"])))
         latent_discriminator = net("latent_discriminator", lambda: nets.discriminator(
             (latent_dim,), sizes["latent_discriminator_hidden"]) if AEGAN_LATENT_CRITIC else None)
         return _with_batch_size(AEGAN(encoder, generator, discriminator, latent_dim,
                                       latent_discriminator=latent_discriminator, **kwargs), run["batch_size"])
     if method == "bigan":
-        encoder = net("encoder", lambda: nets.encoder(shape, latent_dim, sizes["encoder_hidden"]))
-        generator = net("generator", lambda: nets.generator(latent_dim, shape, sizes["generator_hidden"]))
-        discriminator = net("discriminator", lambda: JointDiscriminator(shape, latent_dim,
-                                                                        sizes["discriminator_hidden"]))
+        def build_joint_discriminator():
+            built = JointDiscriminator(shape, latent_dim, sizes["discriminator_hidden"])
+            built.data_features = reading(built.data_features)  # standardise x; z is already N(0, I)
+            return built
+
+        discriminator = net("discriminator", build_joint_discriminator)
         return _with_batch_size(BiGAN(encoder, generator, discriminator, latent_dim, **kwargs), run["batch_size"])
     # "latent_gan": an autoencoder, then a GAN on its codes (noise_dim → latent_dim).
     noise_dim = sizes["noise_dim"]
-    encoder = net("encoder", lambda: nets.encoder(shape, latent_dim, sizes["encoder_hidden"]))
-    decoder = net("decoder", lambda: nets.decoder(latent_dim, shape, sizes["generator_hidden"]))
+    encoder = net("encoder", lambda: reading(nets.encoder(shape, latent_dim, sizes["encoder_hidden"])))
+    decoder = net("decoder", lambda: writing(nets.decoder(latent_dim, shape, sizes["generator_hidden"])))
     generator = net("generator", lambda: nets.generator(noise_dim, (latent_dim,), sizes["generator_hidden"]))
     discriminator = net("discriminator", lambda: nets.discriminator((latent_dim,),
                                                                     sizes["latent_discriminator_hidden"]))

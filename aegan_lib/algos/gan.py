@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from .. import losses
 from ..runtime import evaluating
-from .base import LR_SCHEDULES, Generative, adam, check_latent_dim, check_same_shape, frozen
+from .base import Generative, adam, check_latent_dim, check_same_shape, frozen
 
 
 def pack(samples: Tensor, m: int) -> Tensor:
@@ -63,15 +63,12 @@ class GAN(Generative):
             raise ValueError(f"expected ema as a decay in (0, 1), e.g. 0.999, or None; got {ema!r}")
         if not (isinstance(pack, int) and pack >= 1):
             raise ValueError(f"expected pack as an int ≥ 1 (1 = plain GAN); got {pack!r}")
-        if lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"expected lr_schedule in {LR_SCHEDULES}; got {lr_schedule!r}")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.d_loss_fn, self.g_loss_fn = losses.ADVERSARIAL_LOSSES[loss]
         self.r1_weight = float(r1_weight)
         self.pack = pack
-        self.lr_schedule = lr_schedule
         self.ema_decay = ema
         # The averaged generator is a frozen copy: a submodule, so it is in the checkpoint, but
         # with requires_grad off, so no optimizer and no parameter count ever sees it.
@@ -83,9 +80,10 @@ class GAN(Generative):
                        "betas": list(betas), "loss": loss}
         # New options enter the config only when used, so older checkpoints still resume.
         for key, value, off in (("r1_weight", self.r1_weight, 0.0), ("ema", ema, None),
-                                ("pack", pack, 1), ("lr_schedule", lr_schedule, "constant")):
+                                ("pack", pack, 1)):
             if value != off:
                 self.config[key] = value
+        self.use_lr_schedule(lr_schedule)
 
     def step(self, real: Tensor) -> dict[str, Tensor]:
         fake = self.generator(self.noise(real.shape[0]))

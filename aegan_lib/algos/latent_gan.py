@@ -33,6 +33,8 @@ class LatentGAN(Algorithm):
             every later call is a GAN step on codes.
         lr_ae: Adam learning rate of the autoencoder (`algos.AE`).
         lr_g, lr_d, betas, loss: the code-space GAN's settings (`algos.GAN`).
+        lr_schedule: "constant", "linear" (to 0) or "cosine" (to 0) over the whole run `fit` is
+            asked for, both phases (`aegan_lib.train.learning_rate_factor`).
 
     `step` returns the same keys in both phases (`fit` averages them over each logging
     interval): "ae_loss" and the GAN's "d_loss", "g_loss", "d_real", "d_fake",
@@ -45,7 +47,7 @@ class LatentGAN(Algorithm):
     def __init__(self, encoder: nn.Module, decoder: nn.Module, generator: nn.Module,
                  discriminator: nn.Module, latent_dim: int, noise_dim: int, pretrain_steps: int = 2000,
                  lr_ae: float = 1e-3, lr_g: float = 2e-4, lr_d: float = 2e-4, betas=(0.5, 0.999),
-                 loss: str = "nonsaturating"):
+                 loss: str = "nonsaturating", lr_schedule: str = "constant"):
         super().__init__()
         check_latent_dim(decoder, latent_dim, "decoder")
         check_latent_dim(discriminator, latent_dim, "discriminator")
@@ -67,6 +69,7 @@ class LatentGAN(Algorithm):
                            "discriminator": self.gan.opt_d}
         self.config = {"latent_dim": latent_dim, "noise_dim": noise_dim, "pretrain_steps": pretrain_steps,
                        "lr_ae": lr_ae, "lr_g": lr_g, "lr_d": lr_d, "betas": list(betas), "loss": loss}
+        self.use_lr_schedule(lr_schedule)
 
     # The four nets, by the names the paper uses (they live inside self.ae and self.gan).
     @property
