@@ -1,0 +1,326 @@
+"""The comparison harness (chapter 4): arms × seeds × budgets → one results file per dataset.
+
+Does the autoencoder help a converged GAN? Every arm is built by `aegan_lib.algos.make` with
+the same networks and the same recipe (chapter 2's on 2D points), trained by `aegan_lib.fit`
+for a budget, and scored along the way. One results file per dataset,
+`results/compare/<dataset>.json`, holds everything needed to read it: the protocol, the rule
+that chooses λ (written here before any held-out run), the code version, the time per step of
+every arm, and every run (arm, seed, budget, config, final scores, learning curve in steps and
+seconds, wall time). It is rewritten atomically after each run; a run that stopped half-way
+resumes from its checkpoint (`results/compare/checkpoints/`, not committed), so after a crash
+the same command continues. `aegan_lib.comparison` reads the file (CIs, paired differences).
+
+    python bench/compare.py timing  --dataset grid     # ms/step of every arm, interleaved, one process
+    python bench/compare.py dev     --dataset grid     # development seeds: the λ candidates of "GAN + recon"
+    python bench/compare.py select  --dataset grid     # RULE → the chosen λ, stored in the file
+    python bench/compare.py heldout --dataset grid --arms gan,recon --budgets steps,time
+    python bench/compare.py import  --dataset grid     # chapter 2's GPU runs of gan / pacgan2 (same recipe)
+    python bench/compare.py package                    # copy the results files into aegan_lib/assets/
+    options: --jobs 2 (processes, one torch thread each), --device cpu|cuda
+
+Budgets: "steps" gives every arm the plain GAN's number of steps; "time" gives every arm the
+plain GAN's training time, as steps = round(T · t_gan / t_arm) from the interleaved timing
+(measured once, stored in the file; with a decaying learning rate a shorter run is its own run,
+not a prefix of a longer one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sweep  # noqa: E402  (code_version, atomic writes)
+
+import aegan_lib as ag  # noqa: E402
+from aegan_lib.algos import make  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "results" / "compare"
+
+# The arms: name → (method, make() overrides, label). λ (reconstruction_weight) is filled in
+# from the development phase for every arm that has a reconstruction term.
+ARMS = {
+    "gan": ("gan", {}, "plain GAN"),
+    "pacgan2": ("gan", {"pack": 2}, "PacGAN2 (packing, no autoencoder)"),
+    "placebo": ("aegan", {"reconstruction_weight": 0.0, "latent_discriminator": None,
+                          "latent_reconstruction_weight": 0.0}, "placebo (joint loop, λ = 0)"),
+    "latent_gan": ("latent_gan", {}, "latent GAN (chapter 3)"),
+    "recon": ("aegan", {"latent_discriminator": None, "latent_reconstruction_weight": 0.0},
+              "GAN + recon (MRGAN's form)"),
+    "latent_critic": ("aegan", {"latent_reconstruction_weight": 0.0}, "+ latent critic"),
+    "latent_recon": ("aegan", {"latent_reconstruction_weight": 1.0}, "+ latent recon (μ = 1)"),
+    "lazarou": ("aegan", {"latent_reconstruction_weight": 1.0, "adversarial_reconstructions": True},
+                "+ critics see reconstructions (Lazarou)"),
+    "bigan": ("bigan", {}, "BiGAN / ALI"),
+}
+WITH_LAMBDA = ("recon", "latent_critic", "latent_recon", "lazarou")
+
+PROTOCOL = {
+    # 2D: chapter 2's budget (the recipe converges there: 93.9% HQ on the ring), scored by the
+    # VEEGAN/PacGAN protocol (2500 samples, 3σ) every 1000 steps.
+    "ring": {"steps": 20_000, "evaluate_every": 1000, "dev_seeds": [0, 1], "heldout_seeds": list(range(100, 110))},
+    "grid": {"steps": 20_000, "evaluate_every": 1000, "dev_seeds": [0, 1], "heldout_seeds": list(range(100, 110))},
+    # Digits: make()'s digits settings (batch 64, Adam 2e-4), scored by image_quality on as many
+    # samples as test images every 1000 steps.
+    "digits": {"steps": 5_000, "evaluate_every": 1000, "dev_seeds": [0, 1], "heldout_seeds": list(range(100, 105))},
+}
+LAMBDAS = [1.0, 10.0]  # the candidates; on points in standardised units (make() converts)
+
+# Written before any held-out run; `select` applies it mechanically.
+RULE = """\
+lambda (the weight of ||x - G(E(x))||^2) is chosen once per dataset, for "GAN + recon", among
+{1, 10}, on the development seeds at the "steps" budget, and shared by every arm with a
+reconstruction term. 2D: the higher mean of (modes/K + HQ)/2 wins; within 0.02 the smaller
+lambda wins (closer to the plain GAN). Digits: the lower mean FD wins; within 5% the smaller
+lambda wins. Nothing else is tuned: every other setting is make()'s for the dataset. Held-out
+seeds (ring/grid 100-109, digits 100-104) are run only after the choice is stored.
+"""
+
+
+def results_path(dataset: str) -> Path:
+    return OUT / f"{dataset}.json"
+
+
+def load(dataset: str) -> dict:
+    path = results_path(dataset)
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"dataset": dataset, "protocol": PROTOCOL[dataset], "rule": RULE,
+            "arms": {name: {"method": method, "overrides": _plain(overrides), "label": label}
+                     for name, (method, overrides, label) in ARMS.items()},
+            "timing": None, "chosen": None, "runs": {}}
+
+
+def _plain(overrides: dict) -> dict:
+    return {key: ("none" if value is None else value) for key, value in overrides.items()}
+
+
+def build(arm: str, data, reconstruction_weight: float | None):
+    method, overrides, _ = ARMS[arm]
+    overrides = dict(overrides)
+    if arm in WITH_LAMBDA:
+        overrides["reconstruction_weight"] = reconstruction_weight
+    return make(method, data, **overrides)
+
+
+def score(algo, data, step: int) -> dict:
+    """The dataset's metrics on fresh samples; the noise stream is seeded by the step only."""
+    sampler = torch.Generator(device=algo.device).manual_seed(2024 + step)
+    if isinstance(data, ag.data.GaussianMixture2D):
+        result = ag.metrics.mode_coverage(algo.sample(2500, generator=sampler), data)
+        return {"modes": result["modes"], "high_quality": round(result["high_quality"], 5),
+                "kl": round(result["kl"], 5)}
+    result = ag.metrics.image_quality(algo.sample(len(data.test), generator=sampler), data)
+    return {key: round(float(result[key]), 5) for key in
+            ("fd", "fd_floor", "precision", "recall", "classes", "kl")}
+
+
+def run_one(job: dict, device: str = "cpu") -> dict:
+    """Train one arm on one seed for its budget, scoring along the way; resumes from a checkpoint.
+
+    The curve and the training clock so far are kept beside the checkpoint, so a resumed run
+    continues both (its rows after the checkpoint's step are measured again).
+    """
+    torch.set_num_threads(1)
+    data = ag.data.load(job["dataset"], device)
+    ag.seed_everything(job["seed"])
+    algo = build(job["arm"], data, job["reconstruction_weight"])
+    name = job["key"].replace("/", "__")
+    checkpoint, partial = OUT / "checkpoints" / f"{name}.pt", OUT / "checkpoints" / f"{name}.partial.json"
+    curve = json.loads(partial.read_text())["curve"] if partial.exists() and checkpoint.exists() else []
+    clock = {"since": time.perf_counter()}
+
+    def measure(algo, step):
+        previous = [row for row in curve if row["step"] < step]
+        trained = (previous[-1]["seconds"] if previous else 0.0) + time.perf_counter() - clock["since"]
+        curve[:] = previous + [{"step": step, "seconds": round(trained, 2), **score(algo, data, step)}]
+        sweep._write_json(partial, {"curve": curve})
+        clock["since"] = time.perf_counter()  # scoring is not training time
+
+    started = time.perf_counter()
+    ag.fit(algo, data, steps=job["steps"], seed=job["seed"], checkpoint=checkpoint,
+           checkpoint_every=job["evaluate_every"], progress=False, log_every=500,
+           callback=measure, callback_every=job["evaluate_every"])
+    if not curve or curve[-1]["step"] != job["steps"]:
+        measure(algo, job["steps"])
+    checkpoint.unlink(missing_ok=True)
+    partial.unlink(missing_ok=True)
+    return {**job, "config": json.loads(json.dumps(algo.config, default=str)), "final": curve[-1],
+            "curve": curve, "wall_seconds": round(time.perf_counter() - started, 1), "device": device}
+
+
+def save(results: dict) -> None:
+    results["code"] = sweep.code_version()
+    sweep._write_json(results_path(results["dataset"]), results)
+
+
+def run_jobs(results: dict, jobs: list[dict], workers: int, device: str) -> None:
+    """Run the jobs not yet in the file, `workers` processes at a time, saving after each."""
+    todo = [job for job in jobs if job["key"] not in results["runs"]]
+    print(f"{results['dataset']}: {len(jobs) - len(todo)} of {len(jobs)} runs done; running {len(todo)}", flush=True)
+    if workers == 1:
+        finished = (run_one(job, device) for job in todo)
+    else:
+        from joblib import Parallel, delayed
+        finished = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")(
+            delayed(run_one)(job, device) for job in todo)
+    for run in finished:  # this process is the file's only writer
+        results["runs"][run["key"]] = run
+        save(results)
+        final = {k: v for k, v in run["final"].items() if k != "step"}
+        print(f"  {run['key']}: {final} ({run['wall_seconds']:.0f} s)", flush=True)
+
+
+def job(dataset: str, phase: str, arm: str, seed: int, budget: str, results: dict, lam: float | None) -> dict:
+    protocol = PROTOCOL[dataset]
+    steps = protocol["steps"]
+    if budget == "time":
+        timing = results["timing"]
+        if timing is None:
+            raise SystemExit(f"run `python bench/compare.py timing --dataset {dataset}` first")
+        steps = int(round(steps * timing["ms_per_step"]["gan"] / timing["ms_per_step"][arm]))
+    lam = lam if arm in WITH_LAMBDA else None
+    tag = f"lambda={lam:g}/" if lam is not None else ""
+    return {"key": f"{phase}/{arm}/{budget}/{tag}seed{seed}", "phase": phase, "dataset": dataset, "arm": arm,
+            "seed": seed, "budget": budget, "steps": steps, "evaluate_every": protocol["evaluate_every"],
+            "reconstruction_weight": lam}
+
+
+def timing(dataset: str, rounds: int = 5, steps: int = 40) -> dict:
+    """ms per step of every arm, interleaved in one process with one thread; the median round counts."""
+    torch.set_num_threads(1)
+    data = ag.data.load(dataset)
+    algos = {}
+    for arm in ARMS:
+        ag.seed_everything(0)
+        algos[arm] = build(arm, data, LAMBDAS[0])
+    # The latent GAN has two phases of different cost: time its GAN phase too, weigh them below.
+    ag.seed_everything(0)
+    algos["latent_gan:gan_phase"] = build("latent_gan", data, None)
+    algos["latent_gan:gan_phase"].steps_done = algos["latent_gan:gan_phase"].pretrain_steps
+    stream = {arm: ag.data.BatchStream(data, algo.batch_size, seed=0) for arm, algo in algos.items()}
+    per_arm = {arm: [] for arm in algos}
+    for round_ in range(rounds + 1):
+        for arm, algo in algos.items():
+            batch = stream[arm].next()
+            for _ in range(5):
+                algo.step(batch)
+            start = time.perf_counter()
+            for _ in range(steps):
+                algo.step(stream[arm].next())
+            if round_:  # round 0 is a warm-up
+                per_arm[arm].append(1000 * (time.perf_counter() - start) / steps)
+    ms = {arm: statistics.median(values) for arm, values in per_arm.items()}
+    pretrain, total = algos["latent_gan"].pretrain_steps, PROTOCOL[dataset]["steps"]
+    ms["latent_gan"] = (pretrain * ms["latent_gan"] + (total - pretrain) * ms.pop("latent_gan:gan_phase")) / total
+    ms = {arm: round(value, 3) for arm, value in ms.items()}
+    del algos["latent_gan:gan_phase"]
+    params = {arm: sum(p.numel() for p in algo.parameters() if p.requires_grad) for arm, algo in algos.items()}
+    return {"ms_per_step": ms, "relative": {arm: round(ms[arm] / ms["gan"], 3) for arm in ms},
+            "parameters": params, "threads": 1, "rounds": rounds, "steps_per_round": steps,
+            "cpu": sweep.platform.processor() or "cpu", "when": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def select(results: dict) -> dict:
+    """RULE, applied to the development runs of "GAN + recon"."""
+    dataset = results["dataset"]
+    scores = {}
+    for lam in LAMBDAS:
+        runs = [run for run in results["runs"].values()
+                if run["phase"] == "dev" and run["arm"] == "recon" and run["reconstruction_weight"] == lam]
+        if len(runs) != len(PROTOCOL[dataset]["dev_seeds"]):
+            raise SystemExit(f"λ={lam}: {len(runs)} development runs, expected {len(PROTOCOL[dataset]['dev_seeds'])}")
+        if dataset == "digits":
+            scores[lam] = statistics.mean(run["final"]["fd"] for run in runs)
+        else:
+            modes = len(ag.data.load(dataset).means)
+            scores[lam] = statistics.mean((run["final"]["modes"] / modes + run["final"]["high_quality"]) / 2
+                                          for run in runs)
+    ordered = sorted(LAMBDAS)
+    if dataset == "digits":
+        best = min(scores.values())
+        chosen = next(lam for lam in ordered if scores[lam] <= best * 1.05)
+    else:
+        best = max(scores.values())
+        chosen = next(lam for lam in ordered if scores[lam] >= best - 0.02)
+    return {"reconstruction_weight": chosen, "scores": {f"{lam:g}": round(s, 4) for lam, s in scores.items()},
+            "when": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def import_gpu(results: dict) -> dict:
+    """Chapter 2's held-out GPU runs of make("gan") and pack=2 (same recipe, seeds 100-109) as runs.
+
+    Each was one member of an `ensemble.gan` model; tests/test_ensemble.py shows a member takes
+    exactly the steps of a `make("gan")` run. Their curves have no seconds (the ensemble's time is
+    shared); they enter the "steps" budget only.
+    """
+    dataset = results["dataset"]
+    sources = {"gan": "heldout-gan.json", "pacgan2": "heldout-gan-pack2.json"}
+    for arm, name in sources.items():
+        unit = json.loads((ROOT / "results" / "sharp_gans" / "runs" / name).read_text())
+        for j, member in enumerate(unit["members"]):
+            if member["dataset"] != dataset:
+                continue
+            curve = [{"step": row["step"], **{k: row["members"][j]["raw"][k] for k in ("modes", "high_quality", "kl")}}
+                     for row in unit["curve"]]
+            key = f"heldout/{arm}/steps/seed{member['seed']}"
+            results["runs"][key] = {
+                "key": key, "phase": "heldout", "dataset": dataset, "arm": arm, "seed": member["seed"],
+                "budget": "steps", "steps": unit["steps"], "evaluate_every": 1000, "reconstruction_weight": None,
+                "config": unit["recipe"], "final": curve[-1], "curve": curve, "wall_seconds": None,
+                "device": unit["device"], "source": f"results/sharp_gans/runs/{name} (member {j}, ensemble of "
+                                                     f"{len(unit['members'])}, {unit['code']['source_sha256']})"}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("phase", choices=["timing", "dev", "select", "heldout", "import", "package"])
+    parser.add_argument("--dataset", choices=list(PROTOCOL), default="grid")
+    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--budgets", default="steps,time")
+    parser.add_argument("--seeds", default=None, help="comma-separated; default: the phase's seeds")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if args.phase == "package":
+        for dataset in PROTOCOL:
+            if results_path(dataset).exists():
+                shutil.copyfile(results_path(dataset), ROOT / "aegan_lib" / "assets" / f"compare_{dataset}.json")
+        return
+    results = load(args.dataset)
+    if args.phase == "timing":
+        results["timing"] = timing(args.dataset)
+        print(json.dumps(results["timing"], indent=1))
+        save(results)
+    elif args.phase == "select":
+        results["chosen"] = select(results)
+        print(results["chosen"])
+        save(results)
+    elif args.phase == "import":
+        save(import_gpu(results))
+    elif args.phase == "dev":
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else PROTOCOL[args.dataset]["dev_seeds"]
+        jobs = [job(args.dataset, "dev", "recon", seed, "steps", results, lam) for lam in LAMBDAS for seed in seeds]
+        run_jobs(results, jobs, args.jobs, args.device)
+    else:
+        if results["chosen"] is None:
+            raise SystemExit(f"run `python bench/compare.py select --dataset {args.dataset}` first (RULE)")
+        lam = results["chosen"]["reconstruction_weight"]
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else PROTOCOL[args.dataset]["heldout_seeds"]
+        jobs = [job(args.dataset, "heldout", arm, seed, budget, results, lam)
+                for arm in args.arms.split(",") for budget in args.budgets.split(",")
+                if not (budget == "time" and arm == "gan") for seed in seeds]
+        run_jobs(results, jobs, args.jobs, args.device)
+
+
+if __name__ == "__main__":
+    main()

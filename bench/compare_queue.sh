@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The order chapter 4's comparison ran in on 2 CPU cores (each line resumes; re-run after a stop).
+# Digits first (cheap: every arm, both budgets), then the grid's key arm at chapter 2's budget.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+[ -n "$(ls results/compare/grid.json 2>/dev/null)" ] && grep -q '"timing": {' results/compare/grid.json || {
+  $PY bench/compare.py timing --dataset grid & $PY bench/compare.py timing --dataset digits; wait; }
+$PY bench/compare.py dev --dataset digits
+$PY bench/compare.py select --dataset digits
+$PY bench/compare.py dev --dataset grid
+$PY bench/compare.py select --dataset grid
+$PY bench/compare.py heldout --dataset digits
+$PY bench/compare.py import --dataset grid
+$PY bench/compare.py heldout --dataset grid --arms recon --budgets steps
+$PY bench/compare.py heldout --dataset grid --arms recon --budgets time
+$PY bench/compare.py heldout --dataset grid --arms latent_critic,bigan --budgets steps
