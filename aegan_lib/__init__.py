@@ -6,7 +6,7 @@ piece of this package that does the same; each docstring names the chapter that 
 
 __version__ = "0.1.0"
 
-from . import algos, checkpoint, data, ensemble, losses, metrics, nets, viz, widgets  # noqa: E402
+from . import algos, checkpoint, comparison, data, ensemble, losses, metrics, nets, stats, viz, widgets  # noqa: E402
 from .runtime import evaluating, pick_device, resolve_profile, seed_everything  # noqa: E402
 from .train import NonFiniteLossError, fit  # noqa: E402
 
@@ -14,6 +14,7 @@ __all__ = [
     "__version__",
     "algos",
     "checkpoint",
+    "comparison",
     "data",
     "ensemble",
     "evaluating",
@@ -25,6 +26,7 @@ __all__ = [
     "pick_device",
     "resolve_profile",
     "seed_everything",
+    "stats",
     "viz",
     "widgets",
 ]

@@ -279,3 +279,29 @@ def test_sample_encode_reconstruct_shapes_range_and_mode():
     assert torch.equal(same, algo.sample(3, generator=torch.Generator().manual_seed(1)))
     assert not algo.sample(3).requires_grad
     assert build("gan_plus_recon").data_range is None  # 2D points: a linear output
+
+
+def test_the_placebo_arm_is_the_plain_gan_step_for_step():
+    """λ = 0, no latent critic, μ = 0: the joint loop's code path trains G and D exactly like
+    algos.GAN (the encoder gets no gradient), so chapter 4's placebo isolates the code path."""
+    from aegan_lib.algos import GAN, make
+
+    ring = ag.data.ring()
+    ag.seed_everything(0)
+    placebo = make("aegan", ring, reconstruction_weight=0.0, latent_discriminator=None,
+                         latent_reconstruction_weight=0.0)
+    gan = GAN(copy.deepcopy(placebo.generator), copy.deepcopy(placebo.discriminator), placebo.latent_dim,
+              lr_g=placebo.config["lr_g"], lr_d=placebo.config["lr_d"], betas=placebo.config["betas"])
+    encoder_before = copy.deepcopy(placebo.encoder.state_dict())
+    for step in range(5):
+        batch = ring.sample(64, generator=torch.Generator().manual_seed(step))
+        torch.manual_seed(100 + step)
+        placebo.step(batch)
+        torch.manual_seed(100 + step)
+        gan.step(batch)
+    for mine, theirs in zip(placebo.generator.parameters(), gan.generator.parameters()):
+        assert torch.equal(mine, theirs)
+    for mine, theirs in zip(placebo.discriminator.parameters(), gan.discriminator.parameters()):
+        assert torch.equal(mine, theirs)
+    for name, value in placebo.encoder.state_dict().items():
+        assert torch.equal(value, encoder_before[name])

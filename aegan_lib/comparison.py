@@ -1,0 +1,118 @@
+"""Read a comparison's results file: arms × seeds × budgets, as tables with intervals and curves.
+
+The files are written by the book's harness (`bench/compare.py`, one per dataset) and ship
+with the package (`aegan_lib/assets/compare_<dataset>.json`), so a notebook opened alone on
+Colab reads them without the repository. Each file describes itself: the protocol, the rule
+that chose λ (written before the held-out runs), the code version, the time per step of every
+arm, and every run with its config, final scores and learning curve.
+
+    >>> grid = comparison.load("grid")
+    >>> grid.summary("recon", "modes")            # mean, 95% bootstrap CI, median over held-out seeds
+    >>> grid.paired("recon", "modes")             # recon − plain GAN, seed by seed, with its CI
+    >>> grid.curve("recon", "high_quality", x="seconds")
+
+Taught in: chapter 4, "Reading a comparison".
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from . import stats
+
+ASSETS = Path(__file__).parent / "assets"
+BUDGETS = ("steps", "time")
+
+
+class Comparison:
+    """One dataset's results file. `budget` is "steps" (the GAN's steps) or "time" (its seconds)."""
+
+    def __init__(self, results: dict, source: str = "?"):
+        for key in ("dataset", "protocol", "arms", "runs"):
+            if key not in results:
+                raise ValueError(f"{source} is not a comparison results file: it has no {key!r} entry")
+        self.results, self.source = results, source
+        self.dataset = results["dataset"]
+        self.protocol, self.rule = results["protocol"], results.get("rule", "")
+        self.chosen, self.timing, self.code = results.get("chosen"), results.get("timing"), results.get("code")
+        self.labels = {name: arm["label"] for name, arm in results["arms"].items()}
+
+    def __repr__(self) -> str:
+        return f"Comparison({self.dataset!r}, {len(self.results['runs'])} runs, from {self.source})"
+
+    def runs(self, arm: str, budget: str = "steps", phase: str = "heldout") -> list[dict]:
+        """The finished runs of one arm, by seed. The plain GAN's "time" budget is its "steps" one."""
+        if arm not in self.labels:
+            raise ValueError(f"unknown arm {arm!r}; this file has {list(self.labels)}")
+        if budget not in BUDGETS:
+            raise ValueError(f"expected budget in {BUDGETS}; got {budget!r}")
+        if arm == "gan":
+            budget = "steps"
+        found = [run for run in self.results["runs"].values()
+                 if run["arm"] == arm and run["budget"] == budget and run["phase"] == phase]
+        return sorted(found, key=lambda run: run["seed"])
+
+    def arms_with_runs(self, budget: str = "steps") -> list[str]:
+        """The arms with at least one held-out run at this budget, in the file's order."""
+        return [arm for arm in self.labels if self.runs(arm, budget)]
+
+    def values(self, arm: str, metric: str, budget: str = "steps") -> dict[int, float]:
+        """seed → the final value of `metric` (e.g. "modes", "high_quality", "fd", "recall")."""
+        runs = self.runs(arm, budget)
+        if runs and metric not in runs[0]["final"]:
+            raise ValueError(f"no metric {metric!r} in {self.dataset}'s runs; they have "
+                             f"{[k for k in runs[0]['final'] if k not in ('step', 'seconds')]}")
+        return {run["seed"]: float(run["final"][metric]) for run in runs}
+
+    def summary(self, arm: str, metric: str, budget: str = "steps") -> dict:
+        """`stats.summarize` of the arm's held-out values: n, mean, ci, median, std, min, max."""
+        values = self.values(arm, metric, budget)
+        if not values:
+            raise ValueError(f"arm {arm!r} has no held-out runs at the {budget!r} budget on {self.dataset}")
+        return stats.summarize(list(values.values()))
+
+    def paired(self, arm: str, metric: str, budget: str = "steps", baseline: str = "gan") -> dict:
+        """`stats.paired_differences`: arm − baseline per seed (the baseline at its own budget)."""
+        return stats.paired_differences(self.values(arm, metric, budget), self.values(baseline, metric, "steps"))
+
+    def curve(self, arm: str, metric: str, budget: str = "steps", x: str = "step") -> dict:
+        """The learning curve over seeds: x ("step" or "seconds", the mean over seeds at each
+        evaluation), and the median, lowest and highest value of `metric` there."""
+        runs = [run for run in self.runs(arm, budget) if all(x in row for row in run["curve"])]
+        if not runs:
+            raise ValueError(f"arm {arm!r} has no {budget!r} runs with {x!r} in their curves on {self.dataset}")
+        length = min(len(run["curve"]) for run in runs)
+        rows = list(zip(*(run["curve"][:length] for run in runs)))
+        return {"x": [statistics.fmean(row[x] for row in at) for at in rows],
+                "median": [statistics.median(row[metric] for row in at) for at in rows],
+                "low": [min(row[metric] for row in at) for at in rows],
+                "high": [max(row[metric] for row in at) for at in rows], "seeds": len(runs)}
+
+    def steps(self, arm: str, budget: str) -> int:
+        """The number of steps the arm trains for at a budget."""
+        runs = self.runs(arm, budget)
+        if not runs:
+            raise ValueError(f"arm {arm!r} has no {budget!r} runs on {self.dataset}")
+        return runs[0]["steps"]
+
+
+def load(dataset: str | None = None, path: str | Path | None = None) -> Comparison:
+    """The packaged results of `dataset` ("ring", "grid", "digits"), or a results file at `path`.
+
+    Taught in: chapter 4, "Reading a comparison".
+    """
+    if path is None:
+        if dataset is None:
+            raise ValueError("expected a dataset name (e.g. 'grid') or a path to a results file")
+        path = ASSETS / f"compare_{dataset}.json"
+        if not path.exists():
+            shipped = sorted(p.stem.removeprefix("compare_") for p in ASSETS.glob("compare_*.json"))
+            raise FileNotFoundError(f"no packaged comparison for {dataset!r}; the package ships {shipped}")
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); expected a results file of bench/compare.py") from None
+    return Comparison(results, source=str(path))

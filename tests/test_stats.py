@@ -1,0 +1,110 @@
+"""The statistics behind every comparison table (chapter 4, "Reading a comparison")."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+
+import pytest
+import torch
+
+from aegan_lib import comparison, stats
+
+
+def test_bootstrap_ci_is_the_percentile_interval_of_resampled_means():
+    """The formula of chapter 4, computed by hand with the same random picks."""
+    values = [3.0, 7.0, 7.5, 9.0, 12.0, 4.0]
+    low, high = stats.bootstrap_ci(values, resamples=2000, seed=3)
+    picks = torch.randint(len(values), (2000, len(values)), generator=torch.Generator().manual_seed(3))
+    means = sorted(statistics.fmean(values[i] for i in row) for row in picks.tolist())
+    # linear interpolation between order statistics, as torch.quantile does
+    def quantile(q):
+        position = q * (len(means) - 1)
+        below = int(position)
+        return means[below] + (position - below) * (means[min(below + 1, len(means) - 1)] - means[below])
+    assert low == pytest.approx(quantile(0.025)) and high == pytest.approx(quantile(0.975))
+    assert low < statistics.fmean(values) < high
+
+
+def test_bootstrap_ci_covers_the_true_mean_about_as_often_as_it_says():
+    """Over 400 samples of 10 normal draws, a 90% interval holds the mean 80-97% of the time."""
+    rng = random.Random(0)
+    hits = 0
+    for trial in range(400):
+        sample = [rng.gauss(5.0, 2.0) for _ in range(10)]
+        low, high = stats.bootstrap_ci(sample, confidence=0.9, resamples=1000, seed=trial)
+        hits += low <= 5.0 <= high
+    # the percentile bootstrap is a little narrow at n = 10; it must still be close to 90%
+    assert 0.80 <= hits / 400 <= 0.97
+
+
+def test_intervals_narrow_with_more_seeds_and_collapse_on_constants():
+    rng = random.Random(1)
+    few = [rng.gauss(0, 1) for _ in range(5)]
+    many = few + [rng.gauss(0, 1) for _ in range(95)]
+    width = lambda v: stats.bootstrap_ci(v)[1] - stats.bootstrap_ci(v)[0]  # noqa: E731
+    assert width(many) < width(few)
+    assert stats.bootstrap_ci([2.5] * 7) == (2.5, 2.5)
+    assert stats.bootstrap_ci([4.0]) == (4.0, 4.0)
+
+
+def test_summary_and_paired_differences_count_ties_as_ties():
+    summary = stats.summarize([1.0, 2.0, 3.0, 10.0])
+    assert summary["mean"] == 4.0 and summary["median"] == 2.5 and summary["n"] == 4
+    paired = stats.paired_differences({1: 5.0, 2: 3.0, 3: 4.0, 9: 1.0}, {1: 4.0, 2: 3.0, 3: 6.0})
+    assert paired["seeds"] == [1, 2, 3] and paired["differences"] == [1.0, 0.0, -2.0]
+    assert (paired["higher"], paired["lower"], paired["equal"]) == (1, 1, 1)
+    assert not stats.excludes_zero(paired)
+    assert stats.excludes_zero(stats.paired_differences({1: 2.0, 2: 3.0}, {1: 1.0, 2: 1.5}))
+
+
+@pytest.mark.parametrize("bad, message", [([], "at least one value"), (["a"], "sequence of numbers"),
+                                          ([1.0, float("nan")], "finite numbers")])
+def test_bad_values_get_a_clear_error(bad, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        stats.summarize(bad)
+    with pytest.raises(ValueError, match="confidence in"):
+        stats.bootstrap_ci([1.0, 2.0], confidence=95)
+    with pytest.raises(ValueError, match="no seed in common"):
+        stats.paired_differences({1: 1.0}, {2: 1.0})
+
+
+def _results(tmp_path):
+    runs = {}
+    for arm, offset in (("gan", 0.0), ("recon", 2.0)):
+        for budget in ("steps", "time"):
+            for seed in (100, 101, 102):
+                curve = [{"step": s, "seconds": s / 100, "modes": offset + seed - 100 + s / 1000} for s in (1000, 2000)]
+                runs[f"heldout/{arm}/{budget}/seed{seed}"] = {
+                    "arm": arm, "budget": budget, "phase": "heldout", "seed": seed, "steps": 2000,
+                    "final": curve[-1], "curve": curve}
+    results = {"dataset": "grid", "protocol": {}, "arms": {"gan": {"label": "plain GAN"},
+                                                             "recon": {"label": "GAN + recon"}}, "runs": runs}
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(results))
+    return path
+
+
+def test_the_reader_gives_tables_paired_differences_and_curves(tmp_path):
+    grid = comparison.load(path=_results(tmp_path))
+    assert grid.values("recon", "modes") == {100: 4.0, 101: 5.0, 102: 6.0}
+    assert grid.summary("recon", "modes")["mean"] == 5.0
+    paired = grid.paired("recon", "modes", budget="time")
+    assert paired["differences"] == [2.0, 2.0, 2.0] and paired["ci"] == (2.0, 2.0)
+    curve = grid.curve("gan", "modes", x="seconds")
+    assert curve["x"] == [10.0, 20.0] and curve["median"] == [2.0, 3.0] and curve["seeds"] == 3
+    assert grid.runs("gan", "time") == grid.runs("gan", "steps")  # the GAN's time budget is its steps
+
+
+def test_the_reader_refuses_what_it_cannot_read(tmp_path):
+    grid = comparison.load(path=_results(tmp_path))
+    with pytest.raises(ValueError, match="unknown arm 'vae'"):
+        grid.runs("vae")
+    with pytest.raises(ValueError, match="no metric 'fd'"):
+        grid.values("gan", "fd")
+    with pytest.raises(FileNotFoundError, match="no packaged comparison for 'moons'"):
+        comparison.load("moons")
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a comparison results file"):
+        comparison.load(path=tmp_path / "bad.json")
