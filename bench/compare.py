@@ -40,7 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sweep  # noqa: E402  (code_version, atomic writes)
 
 import aegan_lib as ag  # noqa: E402
+from aegan_lib import nets  # noqa: E402
 from aegan_lib.algos import make  # noqa: E402
+from aegan_lib.algos.latent_gan import CodeMixture  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "compare"
@@ -60,7 +62,10 @@ ARMS = {
     "lazarou": ("aegan", {"latent_reconstruction_weight": 1.0, "adversarial_reconstructions": True},
                 "+ critics see reconstructions (Lazarou)"),
     "bigan": ("bigan", {}, "BiGAN / ALI"),
+    # Not trained on its own: scored at the end of every latent-GAN run, from its autoencoder.
+    "code_mixture": ("latent_gan", {}, "Gaussian mixture on codes E(x), decoded (no GAN)"),
 }
+SCORED_FROM = {"code_mixture": "latent_gan"}
 WITH_LAMBDA = ("recon", "latent_critic", "latent_recon", "lazarou")
 
 PROTOCOL = {
@@ -113,7 +118,8 @@ def build(arm: str, data, reconstruction_weight: float | None):
 
 def score(algo, data, step: int) -> dict:
     """The dataset's metrics on fresh samples; the noise stream is seeded by the step only."""
-    sampler = torch.Generator(device=algo.device).manual_seed(2024 + step)
+    device = algo.device if hasattr(algo, "device") else nets.device_of(algo.decoder)
+    sampler = torch.Generator(device=device).manual_seed(2024 + step)
     if isinstance(data, ag.data.GaussianMixture2D):
         result = ag.metrics.mode_coverage(algo.sample(2500, generator=sampler), data)
         return {"modes": result["modes"], "high_quality": round(result["high_quality"], 5),
@@ -153,11 +159,28 @@ def run_one(job: dict, device: str = "cpu") -> dict:
         measure(algo, job["steps"])
     checkpoint.unlink(missing_ok=True)
     partial.unlink(missing_ok=True)
-    return {**job, "config": json.loads(json.dumps(algo.config, default=str)), "final": curve[-1],
-            "curve": curve, "wall_seconds": round(time.perf_counter() - started, 1), "device": device}
+    run = {**job, "config": json.loads(json.dumps(algo.config, default=str)), "final": curve[-1],
+           "curve": curve, "wall_seconds": round(time.perf_counter() - started, 1), "device": device}
+    if job["arm"] == "latent_gan":
+        # The rival without a GAN: a Gaussian mixture on the same autoencoder's codes.
+        mixture = CodeMixture.fit(algo.encoder, algo.decoder, _training_data(data), seed=job["seed"])
+        final = {"step": job["steps"], **score(mixture, data, job["steps"]), "components": mixture.components}
+        key = job["key"].replace("/latent_gan/", "/code_mixture/")
+        run["extra_runs"] = [{**job, "key": key, "arm": "code_mixture", "config": {"components": mixture.components},
+                              "final": final, "curve": [final], "wall_seconds": None, "device": device}]
+    return run
+
+
+def _training_data(data):
+    """What the mixture is fitted to: the training split, or 20,000 fresh points of a 2D mixture."""
+    if isinstance(data, ag.data.GaussianMixture2D):
+        return data.sample(20_000, generator=torch.Generator(device=data.device).manual_seed(0))
+    return data.train.x
 
 
 def save(results: dict) -> None:
+    results["arms"] = {name: {"method": method, "overrides": _plain(overrides), "label": label}
+                       for name, (method, overrides, label) in ARMS.items()}
     results["code"] = sweep.code_version()
     sweep._write_json(results_path(results["dataset"]), results)
 
@@ -173,6 +196,8 @@ def run_jobs(results: dict, jobs: list[dict], workers: int, device: str) -> None
         finished = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")(
             delayed(run_one)(job, device) for job in todo)
     for run in finished:  # this process is the file's only writer
+        for extra in run.pop("extra_runs", []):
+            results["runs"][extra["key"]] = extra
         results["runs"][run["key"]] = run
         save(results)
         final = {k: v for k, v in run["final"].items() if k != "step"}
@@ -200,6 +225,8 @@ def timing(dataset: str, rounds: int = 5, steps: int = 40) -> dict:
     data = ag.data.load(dataset)
     algos = {}
     for arm in ARMS:
+        if arm in SCORED_FROM:
+            continue
         ag.seed_everything(0)
         algos[arm] = build(arm, data, LAMBDAS[0])
     # The latent GAN has two phases of different cost: time its GAN phase too, weigh them below.
@@ -317,7 +344,7 @@ def main() -> None:
         lam = results["chosen"]["reconstruction_weight"]
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else PROTOCOL[args.dataset]["heldout_seeds"]
         jobs = [job(args.dataset, "heldout", arm, seed, budget, results, lam)
-                for arm in args.arms.split(",") for budget in args.budgets.split(",")
+                for arm in args.arms.split(",") if arm not in SCORED_FROM for budget in args.budgets.split(",")
                 if not (budget == "time" and arm == "gan") for seed in seeds]
         run_jobs(results, jobs, args.jobs, args.device)
 

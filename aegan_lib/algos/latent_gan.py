@@ -139,3 +139,49 @@ class LatentGAN(Algorithm):
     def set_extra_state(self, state: dict) -> None:
         self.steps_done = int(state["steps_done"])
 
+
+
+class CodeMixture:
+    """The latent GAN's obvious rival: a Gaussian mixture fitted to the codes E(x), decoded.
+
+    No GAN at all: scikit-learn's `GaussianMixture` (full covariances) is fitted to the codes
+    of the training data, with the number of components chosen by BIC among `components`; a
+    sample is the decoder applied to a draw from the mixture. If it scores as well as the latent
+    GAN, the GAN in code space is not what makes the samples good.
+
+    Taught in: chapter 3, "A baseline without a GAN".
+    """
+
+    def __init__(self, decoder: nn.Module, mixture, bic: dict[int, float]):
+        self.decoder, self.mixture, self.bic = decoder, mixture, bic
+
+    @property
+    def components(self) -> int:
+        return int(self.mixture.n_components)
+
+    @classmethod
+    def fit(cls, encoder: nn.Module, decoder: nn.Module, x: Tensor, components=(1, 2, 5, 10, 20),
+            seed: int = 0) -> CodeMixture:
+        """Encode x (eval mode), fit one mixture per candidate size, keep the lowest BIC."""
+        from sklearn.mixture import GaussianMixture
+
+        if not isinstance(x, Tensor) or x.ndim < 2 or len(x) < 2:
+            raise ValueError(f"expected training data as a tensor (N, ...) with N ≥ 2; got {getattr(x, 'shape', x)!r}")
+        with evaluating(encoder), torch.no_grad():
+            codes = encoder(x).double().cpu().numpy()
+        candidates = sorted({int(k) for k in components if 1 <= int(k) <= len(codes)})
+        if not candidates:
+            raise ValueError(f"expected component counts between 1 and {len(codes)}; got {components!r}")
+        fitted = {k: GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-5).fit(codes)
+                  for k in candidates}
+        bic = {k: float(model.bic(codes)) for k, model in fitted.items()}
+        return cls(decoder, fitted[min(bic, key=bic.get)], bic)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n decoded draws; the mixture's draw is seeded from `generator` (reproducible)."""
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator).item()) if generator is not None else None
+        self.mixture.random_state = seed
+        codes, _ = self.mixture.sample(n)
+        device = nets.device_of(self.decoder)
+        with evaluating(self.decoder), torch.no_grad():
+            return self.decoder(torch.as_tensor(codes, dtype=torch.float32, device=device))
