@@ -161,14 +161,36 @@ def run_one(job: dict, device: str = "cpu") -> dict:
     partial.unlink(missing_ok=True)
     run = {**job, "config": json.loads(json.dumps(algo.config, default=str)), "final": curve[-1],
            "curve": curve, "wall_seconds": round(time.perf_counter() - started, 1), "device": device}
+    if job["seed"] == PROTOCOL[job["dataset"]]["heldout_seeds"][0]:
+        run["pictures"] = pictures(algo, data)
     if job["arm"] == "latent_gan":
         # The rival without a GAN: a Gaussian mixture on the same autoencoder's codes.
         mixture = CodeMixture.fit(algo.encoder, algo.decoder, _training_data(data), seed=job["seed"])
         final = {"step": job["steps"], **score(mixture, data, job["steps"]), "components": mixture.components}
         key = job["key"].replace("/latent_gan/", "/code_mixture/")
-        run["extra_runs"] = [{**job, "key": key, "arm": "code_mixture", "config": {"components": mixture.components},
-                              "final": final, "curve": [final], "wall_seconds": None, "device": device}]
+        extra = {**job, "key": key, "arm": "code_mixture", "config": {"components": mixture.components},
+                 "final": final, "curve": [final], "wall_seconds": None, "device": device}
+        if "pictures" in run:
+            extra["pictures"] = {"samples": pictures(mixture, data)["samples"]}
+        run["extra_runs"] = [extra]
     return run
+
+
+def pictures(algo, data) -> dict:
+    """What the chapter draws for one seed: samples from fixed noise and, for arms with an
+    encoder, the codes E(x) of real data (2D: 1000 points; digits: 40 images, 500 codes)."""
+    points = isinstance(data, ag.data.GaussianMixture2D)
+    device = data.device if points else data.test.x.device
+    real = data.sample(1000, generator=torch.Generator(device=device).manual_seed(7)) if points else data.test.x[:500]
+    samples = algo.sample(1000 if points else 40, generator=torch.Generator(device=device).manual_seed(8))
+    result = {"samples": _rounded(samples.flatten(1))}
+    if hasattr(algo, "encode"):
+        result["codes"] = _rounded(algo.encode(real))
+    return result
+
+
+def _rounded(tensor) -> list:
+    return [[round(v, 3) for v in row] for row in tensor.detach().cpu().tolist()]
 
 
 def _training_data(data):
