@@ -90,6 +90,47 @@ class Comparison:
                 "low": [min(row[metric] for row in at) for at in rows],
                 "high": [max(row[metric] for row in at) for at in rows], "seeds": len(runs)}
 
+    def table(self, metrics: dict[str, str], budget: str = "steps", arms: list[str] | None = None,
+              scale: dict[str, float] | None = None, digits: int = 2) -> str:
+        """A Markdown table, one row per arm: each metric's mean [95% CI] and median over seeds.
+
+        `metrics` maps a metric to its column title; `scale` multiplies a metric (100 for %).
+        """
+        arms = arms if arms is not None else self.arms_with_runs(budget)
+        scale = scale or {}
+        header = "| arm | seeds | steps | " + " | ".join(f"{title}: mean [95% CI] (median)" for title in metrics.values()) + " |"
+        lines = [header, "|" + "---|" * (3 + len(metrics))]
+        for arm in arms:
+            cells = []
+            for metric in metrics:
+                summary = self.summary(arm, metric, budget)
+                k = scale.get(metric, 1.0)
+                low, high = summary["ci"]
+                cells.append(f"{summary['mean'] * k:.{digits}f} [{low * k:.{digits}f}, {high * k:.{digits}f}] "
+                             f"({summary['median'] * k:.{digits}f})")
+            lines.append(f"| {self.labels[arm]} | {summary['n']} | {self.steps(arm, budget):,} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def paired_table(self, metrics: dict[str, str], budget: str = "steps", arms: list[str] | None = None,
+                     scale: dict[str, float] | None = None, digits: int = 2, baseline: str = "gan") -> str:
+        """A Markdown table of arm − baseline per seed: mean [95% CI] and higher/lower/equal counts."""
+        arms = [arm for arm in (arms if arms is not None else self.arms_with_runs(budget)) if arm != baseline]
+        scale = scale or {}
+        header = "| arm − " + self.labels[baseline] + " | " + " | ".join(
+            f"{title}: mean [95% CI] (higher/lower/equal)" for title in metrics.values()) + " |"
+        lines = [header, "|" + "---|" * (1 + len(metrics))]
+        for arm in arms:
+            cells = []
+            for metric in metrics:
+                paired = self.paired(arm, metric, budget, baseline)
+                k = scale.get(metric, 1.0)
+                low, high = paired["ci"]
+                mark = " *" if stats.excludes_zero(paired) else ""
+                cells.append(f"{paired['mean'] * k:+.{digits}f} [{low * k:+.{digits}f}, {high * k:+.{digits}f}]{mark} "
+                             f"({paired['higher']}/{paired['lower']}/{paired['equal']})")
+            lines.append(f"| {self.labels[arm]} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
     def steps(self, arm: str, budget: str) -> int:
         """The number of steps the arm trains for at a budget."""
         runs = self.runs(arm, budget)

@@ -31,6 +31,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from .algos.aegan import AEGAN
+from .algos.bigan import BiGAN
 from .algos.factory import GAN_POINTS_RECIPE
 from .algos.gan import GAN
 from .data import GaussianMixture2D
@@ -217,10 +219,84 @@ def gan(mixtures: Sequence[GaussianMixture2D], **overrides) -> tuple[GAN, Stacke
     return algo, stacked
 
 
-def member_samples(algo: GAN, stacked: StackedMixtures, n: int, generator: torch.Generator | None = None,
+class EnsembleJointDiscriminator(nn.Module):
+    """BiGAN's D(x, z) for S members: member j scores its own (x_j, z_j) pair → (n, S) logits."""
+
+    def __init__(self, members: int, data_features: int, latent_dim: int, hidden: Sequence[int],
+                 negative_slope: float = 0.2):
+        super().__init__()
+        self.members, self.data_features, self.latent_dim = members, data_features, latent_dim
+        layers: list[nn.Module] = []
+        width = data_features + latent_dim
+        for size in hidden:
+            layers += [EnsembleLinear(members, width, size), nn.LeakyReLU(negative_slope)]
+            width = size
+        layers += [EnsembleLinear(members, width, 1), FromMembers()]
+        self.head = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+        n = x.shape[0]
+        pairs = torch.cat([x.reshape(n, self.members, -1), z.reshape(n, self.members, -1)], dim=2)
+        return self.head(pairs.transpose(0, 1))
+
+
+#: The make() arguments `joint` accepts besides the recipe's keys (the AEGAN family's switches).
+JOINT_SWITCHES = ("latent_critic", "reconstruction_weight", "latent_reconstruction_weight",
+                  "adversarial_reconstructions")
+
+
+def joint(method: str, mixtures: Sequence[GaussianMixture2D], **overrides):
+    """One AEGAN or BiGAN whose S members are `make(method, mixtures[j], **overrides)`, and its data.
+
+    `overrides`: the recipe's keys (hidden, lr, betas, lr_schedule, batch_size) and, for
+    "aegan", `latent_critic` (True/False), `reconstruction_weight` λ (standardised units, as in
+    make), `latent_reconstruction_weight` μ and `adversarial_reconstructions`. The members work
+    in standardised units, so λ needs no conversion here; every loss is a mean over members, so
+    each optimizer's ε is divided by S (see the module docstring). `tests/test_ensemble.py`
+    checks that a member takes a single run's steps.
+
+    Taught in: chapter 4, "The question, asked properly" (how the comparison can run on a GPU).
+    """
+    if method not in ("aegan", "bigan"):
+        raise ValueError(f"expected method 'aegan' or 'bigan'; got {method!r} (for 'gan' use ensemble.gan)")
+    recipe = {key: GAN_POINTS_RECIPE[key] for key in ("hidden", "lr", "betas", "lr_schedule", "batch_size")}
+    switches = {"latent_critic": True, "reconstruction_weight": 10.0, "latent_reconstruction_weight": 1.0,
+                "adversarial_reconstructions": False} if method == "aegan" else {}
+    unknown = sorted(set(overrides) - set(recipe) - set(switches))
+    if unknown:
+        raise ValueError(f"unknown keys {unknown} for ensemble.joint({method!r}); expected some of "
+                         f"{sorted(recipe) + sorted(switches)}")
+    for key, value in overrides.items():
+        (recipe if key in recipe else switches)[key] = value
+    stacked = StackedMixtures(mixtures)
+    members, latent_dim, hidden = stacked.members, 2, recipe["hidden"]
+    encoder = ensemble_mlp(members, 2, latent_dim, hidden)
+    generator = ensemble_mlp(members, latent_dim, 2, hidden)
+    common = dict(lr_g=recipe["lr"], lr_d=recipe["lr"], betas=recipe["betas"], lr_schedule=recipe["lr_schedule"])
+    if method == "aegan":
+        critic = ensemble_mlp(members, latent_dim, 1, hidden) if switches.pop("latent_critic") else None
+        algo = AEGAN(encoder, generator, ensemble_mlp(members, 2, 1, hidden), latent_dim * members,
+                     latent_discriminator=critic, **switches, **common)
+    else:
+        discriminator = EnsembleJointDiscriminator(members, 2, latent_dim, hidden)
+        algo = BiGAN(encoder, generator, discriminator, latent_dim * members, **common)
+    algo = algo.to(stacked.device)
+    for optimizer in algo.optimizers.values():
+        for group in optimizer.param_groups:
+            group["eps"] /= members  # each loss is 1/S × the sum of the members' losses
+    algo.batch_size = recipe["batch_size"]
+    return algo, stacked
+
+
+def member_samples(algo, stacked: StackedMixtures, n: int, generator: torch.Generator | None = None,
                    averaged: bool = True) -> list[Tensor]:
-    """n samples of each member, in its mixture's data units: a list of S tensors (n, 2)."""
-    samples = algo.sample(n, generator=generator, averaged=averaged).reshape(n, stacked.members, 2)
+    """n samples of each member, in its mixture's data units: a list of S tensors (n, 2).
+
+    `averaged` picks a GAN's averaged generator (when it has one); other algorithms have none.
+    """
+    drawn = algo.sample(n, generator=generator, averaged=averaged) if isinstance(algo, GAN) else \
+        algo.sample(n, generator=generator)
+    samples = drawn.reshape(n, stacked.members, 2)
     members = [samples[:, j] / stacked.units[j] for j in range(stacked.members)]
     if not stacked.standardize:
         return members

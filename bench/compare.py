@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sweep  # noqa: E402  (code_version, atomic writes)
 
 import aegan_lib as ag  # noqa: E402
-from aegan_lib import nets  # noqa: E402
+from aegan_lib import ensemble, nets  # noqa: E402
 from aegan_lib.algos import make  # noqa: E402
 from aegan_lib.algos.latent_gan import CodeMixture  # noqa: E402
 
@@ -189,6 +189,75 @@ def pictures(algo, data) -> dict:
     return result
 
 
+def run_ensemble(jobs: list[dict], device: str = "cpu") -> list[dict]:
+    """Train one arm's seeds as the members of one model (`aegan_lib.ensemble`); one run per member.
+
+    For a GPU, where one small run leaves the device idle and S members cost about one run
+    (chapter 2's measurement). A member takes a single run's steps (tests/test_ensemble.py) but its
+    initial weights come from one stream for all members, so its "seed" labels the member, and the
+    run records the ensemble it came from. Resumes from a checkpoint like `run_one`.
+    """
+    first = jobs[0]
+    arm, dataset, steps = first["arm"], first["dataset"], first["steps"]
+    if any(job["arm"] != arm or job["budget"] != first["budget"] or job["steps"] != steps for job in jobs):
+        raise ValueError("an ensemble holds one arm at one budget")
+    method, overrides, _ = ARMS[arm]
+    mixture = ag.data.load(dataset, device)
+    mixtures = [mixture] * len(jobs)
+    if method == "gan":
+        algo, stacked = ensemble.gan(mixtures, pack=overrides.get("pack", 1))
+    elif method == "aegan":
+        algo, stacked = ensemble.joint("aegan", mixtures, latent_critic="latent_discriminator" not in overrides,
+                                       reconstruction_weight=overrides.get("reconstruction_weight", first["reconstruction_weight"]),
+                                       latent_reconstruction_weight=overrides["latent_reconstruction_weight"],
+                                       adversarial_reconstructions=overrides.get("adversarial_reconstructions", False))
+    elif method == "bigan":
+        algo, stacked = ensemble.joint("bigan", mixtures)
+    else:
+        raise ValueError(f"arm {arm!r} ({method}) has no ensemble form; run it with run_one")
+    name = f"ensemble__{arm}__{first['budget']}__{dataset}__" + "-".join(str(job["seed"]) for job in jobs)
+    checkpoint, partial = OUT / "checkpoints" / f"{name}.pt", OUT / "checkpoints" / f"{name}.partial.json"
+    curves = json.loads(partial.read_text())["curves"] if partial.exists() and checkpoint.exists() else [[] for _ in jobs]
+    clock = {"since": time.perf_counter()}
+
+    def measure(algo, step):
+        stream = torch.Generator(device=device).manual_seed(2024 + step)
+        samples = ensemble.member_samples(algo, stacked, 2500, generator=stream)
+        for curve, points in zip(curves, samples):
+            previous = [row for row in curve if row["step"] < step]
+            trained = (previous[-1]["seconds"] if previous else 0.0) + time.perf_counter() - clock["since"]
+            result = ag.metrics.mode_coverage(points, mixture)
+            curve[:] = previous + [{"step": step, "seconds": round(trained, 2), "modes": result["modes"],
+                                    "high_quality": round(result["high_quality"], 5), "kl": round(result["kl"], 5)}]
+        sweep._write_json(partial, {"curves": curves})
+        clock["since"] = time.perf_counter()
+
+    ag.seed_everything(first["seed"])
+    started = time.perf_counter()
+    ag.fit(algo, stacked, steps=steps, seed=first["seed"], checkpoint=checkpoint,
+           checkpoint_every=first["evaluate_every"], progress=False, log_every=500,
+           callback=measure, callback_every=first["evaluate_every"])
+    if curves[0][-1]["step"] != steps:
+        measure(algo, steps)
+    wall = round(time.perf_counter() - started, 1)
+    runs = []
+    for j, (job, curve) in enumerate(zip(jobs, curves)):
+        run = {**job, "config": json.loads(json.dumps(algo.config, default=str)), "final": curve[-1], "curve": curve,
+               "wall_seconds": None, "device": device,
+               "ensemble": {"unit": name, "members": len(jobs), "member": j, "wall_seconds": wall}}
+        if job["seed"] == PROTOCOL[dataset]["heldout_seeds"][0]:
+            generator = torch.Generator(device=device).manual_seed(8)
+            run["pictures"] = {"samples": _rounded(ensemble.member_samples(algo, stacked, 1000, generator=generator)[j])}
+            if hasattr(algo, "encode"):
+                real = mixture.sample(1000, generator=torch.Generator(device=device).manual_seed(7))
+                standardised = ((real - mixture.center) / mixture.scale).repeat(1, len(jobs))
+                run["pictures"]["codes"] = _rounded(algo.encode(standardised).reshape(1000, len(jobs), 2)[:, j])
+        runs.append(run)
+    checkpoint.unlink(missing_ok=True)
+    partial.unlink(missing_ok=True)
+    return runs
+
+
 def _rounded(tensor) -> list:
     return [[round(v, 3) for v in row] for row in tensor.detach().cpu().tolist()]
 
@@ -207,23 +276,36 @@ def save(results: dict) -> None:
     sweep._write_json(results_path(results["dataset"]), results)
 
 
-def run_jobs(results: dict, jobs: list[dict], workers: int, device: str) -> None:
-    """Run the jobs not yet in the file, `workers` processes at a time, saving after each."""
+def run_jobs(results: dict, jobs: list[dict], workers: int, device: str, as_ensembles: bool = False) -> None:
+    """Run the jobs not yet in the file, `workers` processes at a time, saving after each.
+
+    as_ensembles: the missing seeds of each (arm, budget) train as one `run_ensemble` model
+    (arms without an ensemble form, the latent GAN, still run one by one).
+    """
     todo = [job for job in jobs if job["key"] not in results["runs"]]
     print(f"{results['dataset']}: {len(jobs) - len(todo)} of {len(jobs)} runs done; running {len(todo)}", flush=True)
+    tasks = [(run_one, job) for job in todo]
+    if as_ensembles:
+        groups: dict[tuple, list[dict]] = {}
+        for job in todo:
+            if ARMS[job["arm"]][0] != "latent_gan":
+                groups.setdefault((job["arm"], job["budget"]), []).append(job)
+        tasks = [(run_one, job) for job in todo if ARMS[job["arm"]][0] == "latent_gan"] + \
+                [(run_ensemble, group) for group in groups.values()]
     if workers == 1:
-        finished = (run_one(job, device) for job in todo)
+        finished = (task(argument, device) for task, argument in tasks)
     else:
         from joblib import Parallel, delayed
         finished = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")(
-            delayed(run_one)(job, device) for job in todo)
-    for run in finished:  # this process is the file's only writer
-        for extra in run.pop("extra_runs", []):
-            results["runs"][extra["key"]] = extra
-        results["runs"][run["key"]] = run
+            delayed(task)(argument, device) for task, argument in tasks)
+    for result in finished:  # this process is the file's only writer
+        for run in result if isinstance(result, list) else [result]:
+            for extra in run.pop("extra_runs", []):
+                results["runs"][extra["key"]] = extra
+            results["runs"][run["key"]] = run
+            final = {k: v for k, v in run["final"].items() if k not in ("step", "seconds")}
+            print(f"  {run['key']}: {final}", flush=True)
         save(results)
-        final = {k: v for k, v in run["final"].items() if k != "step"}
-        print(f"  {run['key']}: {final} ({run['wall_seconds']:.0f} s)", flush=True)
 
 
 def job(dataset: str, phase: str, arm: str, seed: int, budget: str, results: dict, lam: float | None) -> dict:
@@ -339,6 +421,8 @@ def main() -> None:
     parser.add_argument("--seeds", default=None, help="comma-separated; default: the phase's seeds")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="train each arm's missing seeds as one model (aegan_lib.ensemble): for a GPU")
     args = parser.parse_args()
     if args.phase == "package":
         for dataset in PROTOCOL:
@@ -368,7 +452,7 @@ def main() -> None:
         jobs = [job(args.dataset, "heldout", arm, seed, budget, results, lam)
                 for arm in args.arms.split(",") if arm not in SCORED_FROM for budget in args.budgets.split(",")
                 if not (budget == "time" and arm == "gan") for seed in seeds]
-        run_jobs(results, jobs, args.jobs, args.device)
+        run_jobs(results, jobs, args.jobs, args.device, as_ensembles=args.ensemble)
 
 
 if __name__ == "__main__":

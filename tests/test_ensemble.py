@@ -101,3 +101,50 @@ def test_unstandardised_members_are_refused_not_ignored():
 def test_unknown_recipe_keys_are_named():
     with pytest.raises(ValueError, match=r"unknown recipe keys \['gamma'\]"):
         ensemble.gan([ag.data.ring()], gamma=0.1)
+
+
+@pytest.mark.parametrize("method, options", [
+    ("aegan", {"latent_critic": False, "latent_reconstruction_weight": 0.0}),
+    ("aegan", {}),
+    ("aegan", {"adversarial_reconstructions": True, "reconstruction_weight": 1.0}),
+    ("bigan", {})])
+def test_a_joint_loop_member_takes_the_same_steps_as_a_single_run(method, options):
+    """Chapter 4's comparison on a GPU: member 1 of 3 of ensemble.joint follows make(method)."""
+    grid = ag.data.grid()
+    hidden = (16, 16)
+    single_options = {key: value for key, value in options.items() if key != "latent_critic"}
+    if options.get("latent_critic") is False:
+        single_options["latent_discriminator"] = None
+    ag.seed_everything(0)
+    single = make(method, grid, hidden=hidden, batch_size=8, **single_options)
+    ag.seed_everything(1)
+    algo, stacked = ensemble.joint(method, [grid, grid, grid], hidden=hidden, batch_size=8, **options)
+    roles = ["encoder", "generator", "discriminator"] + (["latent_discriminator"] if method == "aegan" else [])
+    for role in roles:
+        if getattr(single, role) is not None:
+            _copy_member(getattr(single, role), getattr(algo, role), 1)
+    assert (algo.latent_discriminator is None) == (single.latent_discriminator is None) if method == "aegan" else True
+
+    scale, center = grid.scale, grid.center
+    generator = torch.Generator().manual_seed(3)
+    for _ in range(5):
+        batch = stacked.sample(8, generator=generator)
+        noise = torch.randn(8, 6, generator=generator)
+        algo.noise = lambda n, generator=None, z=noise: z
+        single.noise = lambda n, generator=None, z=noise[:, 2:4]: z
+        out = algo.step(batch)
+        single_out = single.step(batch[:, 2:4] * scale + center)
+    z = torch.randn(50, 6)
+    algo.noise = lambda n, generator=None: z
+    single.noise = lambda n, generator=None: z[:, 2:4]
+    assert torch.allclose(ensemble.member_samples(algo, stacked, 50)[1], single.sample(50), atol=1e-4)
+    codes = algo.encode(stacked.sample(20, generator=torch.Generator().manual_seed(4)))
+    assert codes.shape == (20, 6)
+    assert set(out) == set(single_out)
+
+
+def test_joint_refuses_unknown_methods_and_keys():
+    with pytest.raises(ValueError, match="expected method 'aegan' or 'bigan'"):
+        ensemble.joint("gan", [ag.data.ring()])
+    with pytest.raises(ValueError, match=r"unknown keys \['latent_critic'\]"):
+        ensemble.joint("bigan", [ag.data.ring()], latent_critic=True)

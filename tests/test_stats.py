@@ -108,3 +108,12 @@ def test_the_reader_refuses_what_it_cannot_read(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="not a comparison results file"):
         comparison.load(path=tmp_path / "bad.json")
+
+
+def test_tables_show_means_intervals_medians_and_paired_counts(tmp_path):
+    grid = comparison.load(path=_results(tmp_path))
+    table = grid.table({"modes": "modes"}).splitlines()
+    assert table[0].startswith("| arm | seeds | steps | modes: mean [95% CI] (median)")
+    assert table[3] == "| GAN + recon | 3 | 2,000 | 5.00 [4.00, 6.00] (5.00) |"
+    paired = grid.paired_table({"modes": "modes"}).splitlines()
+    assert paired[2] == "| GAN + recon | +2.00 [+2.00, +2.00] * (3/0/0) |"  # * : the CI excludes 0
