@@ -199,8 +199,9 @@ def run_ensemble(jobs: list[dict], device: str = "cpu") -> list[dict]:
     """
     first = jobs[0]
     arm, dataset, steps = first["arm"], first["dataset"], first["steps"]
-    if any(job["arm"] != arm or job["budget"] != first["budget"] or job["steps"] != steps for job in jobs):
-        raise ValueError("an ensemble holds one arm at one budget")
+    if any((job["arm"], job["budget"], job["steps"], job["reconstruction_weight"]) !=
+           (arm, first["budget"], steps, first["reconstruction_weight"]) for job in jobs):
+        raise ValueError("an ensemble holds one arm at one budget and one λ")
     method, overrides, _ = ARMS[arm]
     mixture = ag.data.load(dataset, device)
     mixtures = [mixture] * len(jobs)
@@ -215,7 +216,8 @@ def run_ensemble(jobs: list[dict], device: str = "cpu") -> list[dict]:
         algo, stacked = ensemble.joint("bigan", mixtures)
     else:
         raise ValueError(f"arm {arm!r} ({method}) has no ensemble form; run it with run_one")
-    name = f"ensemble__{arm}__{first['budget']}__{dataset}__" + "-".join(str(job["seed"]) for job in jobs)
+    name = f"ensemble__{first['phase']}__{arm}__{first['budget']}__{dataset}__lambda{first['reconstruction_weight']}__" + \
+        "-".join(str(job["seed"]) for job in jobs)
     checkpoint, partial = OUT / "checkpoints" / f"{name}.pt", OUT / "checkpoints" / f"{name}.partial.json"
     curves = json.loads(partial.read_text())["curves"] if partial.exists() and checkpoint.exists() else [[] for _ in jobs]
     clock = {"since": time.perf_counter()}
@@ -289,7 +291,7 @@ def run_jobs(results: dict, jobs: list[dict], workers: int, device: str, as_ense
         groups: dict[tuple, list[dict]] = {}
         for job in todo:
             if ARMS[job["arm"]][0] != "latent_gan":
-                groups.setdefault((job["arm"], job["budget"]), []).append(job)
+                groups.setdefault((job["arm"], job["budget"], job["reconstruction_weight"]), []).append(job)
         tasks = [(run_one, job) for job in todo if ARMS[job["arm"]][0] == "latent_gan"] + \
                 [(run_ensemble, group) for group in groups.values()]
     if workers == 1:
@@ -421,6 +423,7 @@ def main() -> None:
     parser.add_argument("--seeds", default=None, help="comma-separated; default: the phase's seeds")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--copy-from", default=None, help="timing: reuse another dataset's (same nets and batch)")
     parser.add_argument("--ensemble", action="store_true",
                         help="train each arm's missing seeds as one model (aegan_lib.ensemble): for a GPU")
     args = parser.parse_args()
@@ -430,7 +433,11 @@ def main() -> None:
                 shutil.copyfile(results_path(dataset), ROOT / "aegan_lib" / "assets" / f"compare_{dataset}.json")
         return
     results = load(args.dataset)
-    if args.phase == "timing":
+    if args.phase == "timing" and args.copy_from:
+        # The ring and the grid train the same nets on the same batch shapes: one timing serves both.
+        results["timing"] = {**load(args.copy_from)["timing"], "copied_from": args.copy_from}
+        save(results)
+    elif args.phase == "timing":
         results["timing"] = timing(args.dataset)
         print(json.dumps(results["timing"], indent=1))
         save(results)
@@ -443,7 +450,7 @@ def main() -> None:
     elif args.phase == "dev":
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else PROTOCOL[args.dataset]["dev_seeds"]
         jobs = [job(args.dataset, "dev", "recon", seed, "steps", results, lam) for lam in LAMBDAS for seed in seeds]
-        run_jobs(results, jobs, args.jobs, args.device)
+        run_jobs(results, jobs, args.jobs, args.device, as_ensembles=args.ensemble)
     else:
         if results["chosen"] is None:
             raise SystemExit(f"run `python bench/compare.py select --dataset {args.dataset}` first (RULE)")
