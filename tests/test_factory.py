@@ -1,8 +1,5 @@
 """`make(method, data)` (chapter 4): every method builds from the data alone and trains a step."""
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -66,16 +63,15 @@ def test_images_of_28_by_28_get_convnets_and_tensors_are_accepted():
     assert points.sample(3).shape == (3, 2)
 
 
-def test_aegan_defaults_are_the_best_configuration_of_the_ablation():
-    path = Path(__file__).resolve().parents[1] / "results" / "ablation.json"
-    if not path.exists():
-        pytest.skip("results/ablation.json not produced yet (python bench/ablation.py)")
-    best = json.loads(path.read_text()).get("best")
-    if best is None:
-        pytest.skip("results/ablation.json holds no complete configuration yet")
-    config = make("aegan", ag.data.grid()).config
-    for key, value in best["switches"].items():
-        assert config[key] == value, f"make('aegan') has {key}={config[key]!r}; the ablation's best has {value!r}"
+@pytest.mark.parametrize("dataset, kind", [("grid", "points"), ("digits", "small_images")])
+def test_the_default_lambda_is_the_one_chapter_4s_rule_chose(dataset, kind):
+    """make("aegan")'s λ is what the comparison's rule picked on development seeds."""
+    from aegan_lib import comparison
+    from aegan_lib.algos.factory import KIND_DEFAULTS
+
+    chosen = comparison.load(dataset).chosen
+    assert chosen is not None, f"no λ chosen for {dataset} yet (python bench/compare.py select)"
+    assert KIND_DEFAULTS[kind]["reconstruction_weight"] == chosen["reconstruction_weight"]
 
 
 @pytest.mark.parametrize("method", ["aegan", "bigan", "latent_gan"])

@@ -5,7 +5,7 @@ and optionally a latent discriminator D_z. G and E are trained together on
 
     adversarial loss + λ·‖x − G(E(x))‖²  [+ latent adversarial loss for E]  [+ μ·‖z − E(G(z))‖²]
 
-so one class spans the ablation "GAN + recon" → "+ latent critic" → "+ latent recon" (the last
+so one class spans chapter 4's arms "GAN + recon" → "+ latent critic" → "+ latent recon" (the last
 is the full AEGAN of Lazarou 2020).
 
 Taught in: chapter 4.
