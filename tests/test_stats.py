@@ -117,3 +117,20 @@ def test_tables_show_means_intervals_medians_and_paired_counts(tmp_path):
     assert table[3] == "| GAN + recon | 3 | 2,000 | 5.00 [4.00, 6.00] (5.00) |"
     paired = grid.paired_table({"modes": "modes"}).splitlines()
     assert paired[2] == "| GAN + recon | +2.00 [+2.00, +2.00] * (3/0/0) |"  # * : the CI excludes 0
+
+
+@pytest.mark.parametrize("dataset", ["ring", "grid", "digits"])
+def test_the_packaged_comparison_is_a_faithful_snapshot_of_the_results_file(dataset):
+    """The package ships results/compare/<dataset>.json as of its last `compare.py package`:
+    every packaged run is in the results file with the same scores and curve (the file may
+    have grown since), and the protocol, rule and λ are the same."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    results = json.loads((root / "results" / "compare" / f"{dataset}.json").read_text())
+    shipped = comparison.load(dataset).results
+    for key in ("protocol", "rule", "chosen", "timing"):
+        assert shipped[key] == results[key], key
+    assert shipped["runs"], "the package holds no runs"
+    for key, run in shipped["runs"].items():
+        assert results["runs"][key]["final"] == run["final"] and results["runs"][key]["curve"] == run["curve"], key
