@@ -458,9 +458,14 @@ def main() -> None:
         print(json.dumps(results["timing"], indent=1))
         save(results)
     elif args.phase == "select":
-        results["chosen"] = select(results)
+        chosen, stored = select(results), results["chosen"]
+        if stored is None:
+            results["chosen"] = chosen
+            save(results)
+        elif (stored["reconstruction_weight"], stored["scores"]) != (chosen["reconstruction_weight"], chosen["scores"]):
+            raise SystemExit(f"the stored choice {stored} differs from the rule's {chosen}; a choice is never "
+                             "changed once held-out runs may depend on it")
         print(results["chosen"])
-        save(results)
     elif args.phase == "import":
         save(import_gpu(results))
     elif args.phase == "dev":
