@@ -80,7 +80,8 @@ def _torchvision_dataset(name: str, root: str, device, download: bool) -> ImageD
     except Exception as error:  # ImportError, or a torchvision built for another torch
         raise ImportError(
             f"{name} needs torchvision, which is not importable here ({error}). Install the "
-            "'mnist' extra: pip install 'aegan_lib[mnist]' (Colab already has it). Offline, use "
+            "build that matches your torch: pip install torchvision (Colab already has it; if "
+            "it then fails to import, pytorch.org lists the matching pair). Offline, use "
             "aegan_lib.data.digits() instead."
         ) from error
     cls = {"mnist": torchvision.datasets.MNIST, "fashion_mnist": torchvision.datasets.FashionMNIST}[name]

@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
+sys.path.insert(0, str(ROOT / ".ci"))
+import citations  # noqa: E402  (the book's citation tool: .ci/citations.py)
+
 
 def cells(path):
     return json.loads(path.read_text())["cells"]
@@ -18,6 +23,18 @@ def cells(path):
 
 def source(cell):
     return "".join(cell["source"])
+
+
+def markdown(path):
+    return "\n".join(source(c) for c in cells(path) if c["cell_type"] == "markdown")
+
+
+LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+
+
+def cited(path):
+    urls = {entry.url for entry in citations.bibliography().values()}
+    return [url for _, url in LINK.findall(markdown(path)) if url in urls]
 
 
 def toc_files():
@@ -32,15 +49,46 @@ def test_there_are_chapters():
     assert NOTEBOOKS, "no chapter notebooks found"
 
 
+def install_cell(path):
+    return next(c for c in cells(path) if c["cell_type"] == "code")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_colab_install_cell_points_at_the_configured_repository(path):
-    first_code = next(c for c in cells(path) if c["cell_type"] == "code")
-    text = source(first_code)
-    assert 'if "google.colab" in sys.modules' in text
-    assert "remove-cell" in first_code["metadata"].get("tags", [])
+def test_first_cell_tells_colab_readers_to_pick_a_gpu_runtime(path):
+    first = cells(path)[0]
+    assert first["cell_type"] == "markdown" and "Change runtime type" in source(first)
+    assert "remove-cell" in first["metadata"].get("tags", []), "the book page has its own launch button"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_install_cell_runs_wherever_the_library_is_missing(path):
+    cell = install_cell(path)
+    text = source(cell)
+    assert 'importlib.util.find_spec("aegan_lib") is None' in text
+    assert "google.colab" not in text, "Kaggle, Binder and a bare Jupyter need the install too"
+    assert "remove-cell" in cell["metadata"].get("tags", [])
     url = CONFIG["repository"]["url"].removeprefix("https://")
     branch = CONFIG["repository"]["branch"]
-    assert f"git+https://{url}@{branch}" in text, "install cell and _config.yml disagree on the repository"
+    assert f'"aegan_lib @ git+https://{url}@{branch}"' in text, \
+        "install cell and _config.yml disagree on the repository or the release"
+
+
+def test_install_cell_is_the_same_in_every_chapter():
+    assert len({source(install_cell(path)) for path in NOTEBOOKS}) == 1
+
+
+def test_a_failed_install_raises_one_clear_sentence(tmp_path):
+    """With the package unreachable, the cell must stop "Run all", not print and go on."""
+    text = source(install_cell(NOTEBOOKS[0]))
+    unreachable = (tmp_path / "no-such-package").as_uri()
+    text = re.sub(r'AEGAN_LIB = "[^"]+"', f'AEGAN_LIB = "aegan_lib @ {unreachable}"', text)
+    # -S: no site-packages, so aegan_lib is missing here, as on a fresh Colab runtime.
+    run = subprocess.run([sys.executable, "-S", "-c", text], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode != 0
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: Could not install aegan_lib @ file:"), run.stderr[-2000:]
+    assert "run the cell again" in last
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -68,10 +116,9 @@ def test_no_machine_paths_or_stray_tracebacks(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_chapter_has_summary_exercises_references(path):
-    markdown = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "markdown")
     for heading in ("## Summary", "## Exercises", "## References"):
-        assert heading in markdown, f"missing {heading}"
-    assert "{cite" in markdown
+        assert heading in markdown(path), f"missing {heading}"
+    assert cited(path), "a chapter cites its sources"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -79,13 +126,59 @@ def test_chapter_is_in_the_table_of_contents(path):
     assert f"chapters/{path.stem}" in toc_files()
 
 
-def test_citations_exist_in_the_bibliography():
-    keys = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "references.bib").read_text()))
+# --- Markup that reads the same in the book, on Colab and in Jupyter ------------------------
+
+# MyST-only syntax: roles ({cite:p}`k`), directives (```{note}, :::{dropdown}), targets ((x)=).
+BOOK_ONLY = {
+    "a MyST role": re.compile(r"\{[a-z][\w:-]*\}`"),
+    "a MyST directive": re.compile(r"^\s*(```+|:::+)\s*\{", re.M),
+    "a colon fence": re.compile(r"^\s*:::", re.M),
+    "a MyST target": re.compile(r"^\([\w-]+\)=\s*$", re.M),
+    "a substitution": re.compile(r"\{\{[^}]*\}\}"),
+}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_markdown_uses_nothing_only_the_book_renders(path):
+    for cell in cells(path):
+        if cell["cell_type"] != "markdown":
+            continue
+        for what, pattern in BOOK_ONLY.items():
+            match = pattern.search(source(cell))
+            assert match is None, (f"{path.name} uses {what} ({match and match.group(0)!r}), which "
+                                   "Colab and Jupyter show as raw text; see .ci/citations.py and <details>")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solutions_are_folded_everywhere(path):
+    """<details> folds in the book, on Colab and in Jupyter alike; a blank line after </summary>
+    is what lets the Markdown inside render (an HTML block ends at the first blank line)."""
+    text = markdown(path)
+    opened, closed = text.count("<details>"), text.count("</details>")
+    assert opened == closed and opened > 0, "every chapter's exercises have folded solutions"
+    assert len(re.findall(r"<summary>[^<]+</summary>\n\n", text)) == opened
+
+
+def test_citations_carry_the_label_of_their_bibliography_entry():
+    entries = citations.bibliography()
+    by_url = {entry.url: entry for entry in entries.values()}
+    assert len(by_url) == len(entries), "two bibliography entries share a url"
     for path in NOTEBOOKS:
-        markdown = " ".join(source(c) for c in cells(path) if c["cell_type"] == "markdown")
-        for group in re.findall(r"\{cite(?::[pt])?\}`([^`]+)`", markdown):
-            for key in group.split(","):
-                assert key.strip() in keys, f"{path.name} cites unknown key {key!r}"
+        for text, url in LINK.findall(markdown(path)):
+            if url in by_url:
+                allowed = {citations.label(by_url[url], kind) for kind in "tp"}
+                assert text in allowed, f"{path.name}: [{text}]({url}) should read one of {allowed}"
+
+
+def test_citation_tool_writes_author_year_links():
+    entries = citations.bibliography()
+    text = "as {cite:t}`che2017mrgan` showed {cite:p}`lin2018pacgan,kynkaanniemi2019precision`"
+    assert citations.rewrite(text, entries) == (
+        "as [Che et al. (2017)](https://arxiv.org/abs/1612.02136) showed "
+        "([Lin et al., 2018](https://arxiv.org/abs/1712.04086); "
+        "[Kynkäänniemi et al., 2019](https://arxiv.org/abs/1904.06991))")
+    with pytest.raises(KeyError, match="no_such_key"):
+        citations.rewrite("{cite:p}`no_such_key`", entries)
 
 
 def test_markdown_outputs_render_as_myst():

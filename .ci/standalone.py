@@ -1,0 +1,98 @@
+"""Run each chapter the way a Colab reader does: the notebook alone, the library installed.
+
+Colab opens one notebook from GitHub with no repository around it, so a chapter that reads a
+file from the checkout, or imports the checkout's `aegan_lib`, works in CI and fails there.
+This script copies each notebook alone into an empty folder, runs it top to bottom with nbclient
+under the quick profile, and checks that `aegan_lib` came from the installed package (a wheel),
+never from the checkout:
+
+    python .ci/standalone.py --site _build/standalone/site chapters/*.ipynb  # a wheel installed with --target
+    .venv-min/bin/python .ci/standalone.py chapters/01_autoencoders.ipynb    # a wheel installed in that venv
+
+It prints one line per chapter (result, seconds, warnings printed by the code) and exits
+non-zero if any chapter fails. The committed outputs are not compared here (nbval does that
+against the pinned environment); what counts is that every cell, and so every `assert` the
+chapter makes about its results, runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+WHERE_IS_THE_LIBRARY = "import aegan_lib, sys; print(aegan_lib.__file__); print(sys.version.split()[0])"
+
+
+def run(path: Path, site: Path | None, timeout: int) -> tuple[str, float, str]:
+    """Run one notebook alone; return (result, seconds, detail)."""
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(WHERE_IS_THE_LIBRARY))
+    with tempfile.TemporaryDirectory(prefix=f"standalone-{path.stem}-") as folder:
+        shutil.copy(path, folder)  # the notebook alone, as Colab has it
+        environment = {"AEGAN_PROFILE": "quick", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+                       "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        if site is not None:
+            environment["PYTHONPATH"] = str(site.resolve())  # the kernel runs in another folder
+        saved = {key: os.environ.get(key) for key in environment}
+        os.environ.update(environment)  # the kernel inherits this process's environment
+        started = time.perf_counter()
+        try:
+            NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": folder}}).execute()
+        except CellExecutionError as error:
+            first_line = next((line for line in str(error).splitlines() if "Error" in line), str(error))
+            return "FAIL", time.perf_counter() - started, first_line.strip()[:200]
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        seconds = time.perf_counter() - started
+    library, python = notebook.cells[-1].outputs[0]["text"].split()
+    if Path(library).resolve().is_relative_to(CHECKOUT / "aegan_lib"):
+        return "FAIL", seconds, f"aegan_lib was imported from the checkout ({library}), not the installed package"
+    warnings = sum(1 for cell in notebook.cells if cell.cell_type == "code"
+                   for output in cell.get("outputs", [])
+                   if output.get("name") == "stderr" and "Warning" in output.get("text", ""))
+    return "ok", seconds, f"{warnings} warnings; aegan_lib from {Path(library).parent.parent.name}/, Python {python}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--site", type=Path, help="a folder the wheel was installed into with pip --target")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if args.site is not None and not (args.site / "aegan_lib").is_dir():
+        parser.error(f"--site {args.site} holds no aegan_lib: install the wheel there with pip --target")
+    import numpy, torch  # noqa: E401  (only to print the stack the chapters ran on)
+    print(f"standalone chapters: torch {torch.__version__}, numpy {numpy.__version__}, "
+          f"Python {sys.version.split()[0]}")
+    results = {}
+    for path in args.notebooks:
+        result, seconds, detail = run(path, args.site, args.timeout)
+        results[path.name] = {"result": result, "seconds": round(seconds, 1), "detail": detail}
+        print(f"  {path.name:<28} {result:<4} {seconds:6.1f} s  {detail}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    failed = [name for name, row in results.items() if row["result"] != "ok"]
+    if failed:
+        print(f"{len(failed)} of {len(results)} chapters failed standalone: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
