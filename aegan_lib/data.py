@@ -10,6 +10,8 @@ Taught in: chapter 1, "The data" (digits); chapter 2, "Two toy problems" (ring a
 
 from __future__ import annotations
 
+import hashlib
+
 import math
 from dataclasses import dataclass
 
@@ -214,6 +216,32 @@ def check_range(x: Tensor, low: float, high: float, what: str = "data") -> None:
         )
 
 
+def as_training_data(data):
+    """Accept data as people pass it: NumPy arrays become tensors, and float64 / float16 /
+    bfloat16 become float32 (what the nets compute in; scikit-learn and `torch.from_numpy`
+    hand out float64). Datasets and float32 tensors pass through unchanged. Integer data,
+    an empty array and a 1-D array each get one sentence saying what is expected.
+
+    Taught in: chapter 1, "Training".
+    """
+    if isinstance(data, np.ndarray):
+        data = torch.from_numpy(np.ascontiguousarray(data))
+    if not isinstance(data, Tensor):
+        return data
+    if not (torch.is_floating_point(data) or data.dtype == torch.bool):
+        raise TypeError(f"expected float data (e.g. pixels scaled to [-1, 1]); got dtype "
+                        f"{str(data.dtype).removeprefix('torch.')}. Convert it first, e.g. "
+                        "x.float() / 127.5 - 1 for 8-bit images")
+    if data.dtype == torch.bool:
+        raise TypeError("expected float data; got a bool tensor. Convert it first with x.float()")
+    if data.ndim < 2:
+        raise ValueError(f"expected data shaped (N, ...) with one sample per row; got shape "
+                         f"{tuple(data.shape)}. For N numbers use x.reshape(-1, 1)")
+    if len(data) == 0 or data[0].numel() == 0:
+        raise ValueError(f"expected at least one sample with at least one value; got shape {tuple(data.shape)}")
+    return data.float() if data.dtype != torch.float32 else data
+
+
 def training_tensor(data) -> Tensor | GaussianMixture2D:
     """What `fit` draws batches from: a dataset's training images, a mixture, or a float tensor."""
     if isinstance(data, ImageDataset):
@@ -235,11 +263,27 @@ def training_tensor(data) -> Tensor | GaussianMixture2D:
 
 
 def describe(data) -> dict:
-    """A small plain dict that identifies the training data (stored in checkpoints' config)."""
-    if isinstance(data, (ImageDataset, GaussianMixture2D)):
-        return {"name": data.name, "shape": list(data.shape)}
+    """A small plain dict that identifies the training data (stored in checkpoints' config).
+
+    Name, per-sample shape, and a fingerprint of the content: for a 2D mixture its means and σ
+    (what defines it); for images or a tensor the number of rows, the dtype and a SHA-1 of 64
+    rows spread evenly over it (one host copy of those rows: cheap, and computed once per
+    `fit`). A checkpoint resumed on other data then fails with the differing key named.
+
+    Taught in: chapter 2, "A training engine you can trust".
+    """
+    if isinstance(data, GaussianMixture2D):
+        return {"name": data.name, "shape": list(data.shape), "modes": len(data.means),
+                "std": data.std, "means_sha1": _sha1(data.means)}
     source = training_tensor(data)
-    return {"name": "tensor", "shape": list(source.shape)}
+    name = data.name if isinstance(data, ImageDataset) else "tensor"
+    rows = torch.linspace(0, len(source) - 1, min(64, len(source))).long().to(source.device)
+    return {"name": name, "shape": list(source.shape[1:]), "rows": len(source),
+            "dtype": str(source.dtype).removeprefix("torch."), "content_sha1": _sha1(source[rows])}
+
+
+def _sha1(tensor: Tensor) -> str:
+    return hashlib.sha1(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
 class BatchStream:

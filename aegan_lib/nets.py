@@ -209,3 +209,17 @@ def output_range(net: nn.Module) -> tuple[float, float] | None:
 def count_parameters(*nets: nn.Module) -> int:
     """Total number of trainable parameters."""
     return sum(p.numel() for net in nets for p in net.parameters() if p.requires_grad)
+
+
+def fingerprint(net: nn.Module) -> dict:
+    """What a checkpoint must match to load into `net`: every parameter's and buffer's name and
+    shape, and the class of its last module (Tanh, Sigmoid, Linear...), which has no weights but
+    decides what the net outputs.
+
+    Taught in: chapter 2, "A training engine you can trust".
+    """
+    shapes = {name: list(value.shape) for name, value in net.state_dict().items()}
+    reshaping = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.Flatten, nn.Unflatten, nn.Identity)
+    computing = [module for module in net.modules() if not isinstance(module, reshaping)]
+    return {"tensors": shapes, "last_module": type(computing[-1]).__name__ if computing else type(net).__name__}
+

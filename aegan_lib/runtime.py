@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -59,7 +60,22 @@ def resolve_profile(profile: str | None = None) -> str:
         return "full" if torch.cuda.is_available() else "quick"
     if profile not in PROFILES:
         raise ValueError(f"expected PROFILE to be 'auto', 'quick' or 'full'; got {profile!r}")
+    if profile == "full" and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+        warnings.warn(FULL_PROFILE_ON_A_CPU, stacklevel=2)
     return profile
+
+
+# Measured with bench/bench_full_profile.py on a 2-core CPU (results/bench_full_profile_cpu.txt):
+# the 28×28 joint loop (make("aegan", mnist)) at batch 128.
+_CPU_MS_PER_JOINT_STEP = 250
+FULL_PROFILE_ON_A_CPU = (
+    "PROFILE='full' is sized for a GPU (MNIST at 28×28, convnets, up to 10,000 steps per model) "
+    f"and no GPU is visible. On a 2-core CPU one step of chapter 4's joint loop took about "
+    f"{_CPU_MS_PER_JOINT_STEP} ms, so its 10,000 steps alone take about "
+    f"{_CPU_MS_PER_JOINT_STEP * 10_000 / 60_000:.0f} minutes, and a chapter an hour or more; a GPU "
+    "runs a chapter in minutes. Use PROFILE = 'quick' on a CPU, or switch the runtime to a GPU "
+    "(Colab: Runtime → Change runtime type) and run the notebook again."
+)
 
 
 @contextlib.contextmanager

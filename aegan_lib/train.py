@@ -18,11 +18,20 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from . import data as datasets
+from . import nets
 from .algos.base import LR_SCHEDULES, Algorithm
 
 
 class NonFiniteLossError(FloatingPointError):
-    """A loss became NaN or Inf; the message names the step and the loss."""
+    """A loss (or, before a checkpoint, a parameter) became NaN or Inf.
+
+    The message names the step, the loss and its value, the checkpoint kept and how to resume
+    from it with other hyperparameters. `step`, `name` and `value` hold the same facts.
+    """
+
+    def __init__(self, message: str, step: int, name: str, value: float):
+        super().__init__(message)
+        self.step, self.name, self.value = step, name, value
 
 
 def _plain(value):
@@ -55,10 +64,8 @@ class _History:
             for name, value in zip(names, row):
                 if not math.isfinite(value):
                     self.pending = []
-                    raise NonFiniteLossError(
-                        f"loss {name!r} became {value} at step {self.first_pending_step + offset + 1}; "
-                        "training stopped (the last checkpoint, if any, is untouched). Lower the "
-                        "learning rate or check the data for outliers.")
+                    step = self.first_pending_step + offset + 1
+                    raise NonFiniteLossError(f"loss {name!r} became {value} at step {step}", step, name, value)
         means = {name: sum(row[i] for row in rows) / len(rows) for i, name in enumerate(names)}
         self.values["step"].append(self.first_pending_step + len(rows))
         for name, mean in means.items():
@@ -130,36 +137,85 @@ class _DeferredInterrupt:
         return False
 
 
+def run_config(algo: Algorithm, data, batch_size: int, seed: int, steps: int) -> dict:
+    """What a run is, as a plain dict: the algorithm and its hyperparameters, the batch size,
+    the seed, the data's fingerprint and each net's architecture (`nets.fingerprint`).
+
+    `fit` stores it in every checkpoint and compares it on resume: a difference is an error
+    that names the key, unless the key is one of `fit`'s `allow_changes`.
+    """
+    config = _plain({"algorithm": type(algo).__name__, **algo.config, "batch_size": batch_size,
+                     "seed": seed, "data": datasets.describe(data),
+                     "nets": {name: nets.fingerprint(child) for name, child in algo.named_children()}})
+    if algo.lr_schedule != "constant":
+        config["steps"] = steps  # a decaying schedule spans the whole run
+    return config
+
+
+def _check_allowed_changes(allow_changes, algo: Algorithm) -> set[str]:
+    allowed = set(allow_changes)
+    unknown = allowed - set(algo.config)
+    if unknown:
+        raise ValueError(f"allow_changes names {sorted(unknown)}, which are not hyperparameters of "
+                         f"{type(algo).__name__}; expected some of {sorted(algo.config)}")
+    return allowed
+
+
+def _parameters_are_finite(algo: Algorithm) -> bool:
+    """One host sync: every parameter and buffer of every net is finite."""
+    tensors = [t for t in (*algo.parameters(), *algo.buffers()) if torch.is_floating_point(t)]
+    return bool(torch.stack([t.isfinite().all() for t in tensors]).all()) if tensors else True
+
+
+def _optimizer_hyperparameters(optimizer: torch.optim.Optimizer) -> list[dict]:
+    return [{key: group[key] for key in ("lr", "initial_lr", "betas") if key in group}
+            for group in optimizer.param_groups]
+
+
 def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: int = 0,
         checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 500,
         log_every: int = 50, progress: bool = True, callback=None,
-        callback_every: int = 1000) -> dict[str, list[float]]:
-    """Train `algo` for `steps` steps in total and return its loss history.
+        callback_every: int = 1000, allow_changes=()) -> dict[str, list[float]]:
+    """Train `algo` until it has taken `steps` steps in total and return its loss history.
 
     Args:
         algo: any `aegan_lib.algos` object (its nets already on the device you want).
         data: a dataset from `aegan_lib.data` (its training split is used) or a float tensor
             shaped (N, ...). It is moved to the algorithm's device once.
-        steps: total number of steps. With a checkpoint that already holds k steps, training
-            continues from k to `steps` (re-running a notebook cell resumes the run).
+        steps: the total number of steps, never "more steps": a run continues from where it
+            is to `steps`, from a checkpoint file if there is one, else from the object's own
+            progress. `fit(algo, data, 1000)` then `fit(algo, data, 2000)` equals one
+            `fit(algo, data, 2000)` bit for bit on the CPU (same batches, same noise, one
+            history). Asking again for the steps already taken says so and returns.
         batch_size: samples per step (the last partial batch of an epoch is dropped); by
             default the algorithm's own (`algo.batch_size`: 64, or the recipe `make` chose).
         seed: seeds the noise stream and the batch order; same nets + same seed → same losses.
-        checkpoint: a file path; saved atomically every `checkpoint_every` steps, at the end,
-            and on KeyboardInterrupt (a Ctrl-C or the notebook's stop button lets the running
-            step finish first, so the checkpoint resumes bit-exactly). An existing file with a
-            different config raises an error naming the differing keys.
+        checkpoint: a file path; saved atomically, with a checksum, every `checkpoint_every`
+            steps, at the end, and on KeyboardInterrupt (a Ctrl-C or the notebook's stop
+            button lets the running step finish first). The file it replaces is kept as
+            `<name>.previous.pt`. A half-finished step is never saved. An existing file made
+            with another configuration (hyperparameters, data, architecture) raises an error
+            naming the differing keys.
         log_every: steps per history row; losses are averaged over the row and shown in the
             progress bar. Losses reach the host only then (no per-step sync).
-
         callback: called as `callback(algo, step)` every `callback_every` steps and after
             the last one, e.g. to measure samples along the way (learning curves;
             `metrics.TrainingTrace` is one). It runs outside the step, so it may sync with
             the device; it should draw any noise from a torch.Generator of its own, so that
             training's random streams (and a resumed run) stay the same.
+        allow_changes: hyperparameter names (keys of `algo.config`, e.g. ["lr_d", "lr_g"])
+            that may differ from the checkpoint's: resume a diverged run from its last good
+            checkpoint with a lower learning rate by building the algorithm with it and
+            passing the names here. The optimizers keep their state (Adam's moments) and take
+            the new values; the change is recorded in the checkpoint's "changes".
+
+    When a loss becomes NaN or Inf, `fit` raises `NonFiniteLossError` naming the step, the
+    loss, and the checkpoint it kept: one whose weights gave finite losses (parameters are
+    checked before every save, and a checkpoint whose next step diverged is replaced by the
+    previous one).
 
     The algorithm's `lr_schedule` ("linear", "cosine") scales its learning rates over these
-    `steps`: the schedule is part of the run, so resume with the same `steps`.
+    `steps`: the schedule is part of the run, so continue it with the same `steps`.
 
     Returns:
         {"step": [...], "<loss name>": [...], ...}, one entry per logged row.
@@ -174,66 +230,95 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: 
                         ("callback_every", callback_every)):
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"expected a positive int {name}; got {value!r}")
+    allowed = _check_allowed_changes(allow_changes, algo)
 
     device = algo.device
-    source = datasets.training_tensor(data)
-    source = source.to(device)
+    data = datasets.as_training_data(data)
+    source = datasets.training_tensor(data).to(device)
     if isinstance(source, Tensor):
         # One-time checks (each costs a host sync, so never inside the loop).
         datasets.check_finite(source, "the training data")
         if algo.data_range is not None:
             datasets.check_range(source, *algo.data_range, what="the training data")
-    config = _plain({"algorithm": type(algo).__name__, **algo.config, "batch_size": batch_size,
-                     "seed": seed, "data": datasets.describe(data)})
-    if algo.lr_schedule != "constant":
-        config["steps"] = steps  # a decaying schedule spans the whole run
+    config = run_config(algo, data, batch_size, seed, steps)
     for optimizer in algo.optimizers.values():
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])  # the base rate the schedule scales
     stream = datasets.BatchStream(source, batch_size, seed=seed)
 
-    history = _History()
-    start = 0
     path = Path(checkpoint) if checkpoint is not None else None
+    history = _History()
+    changes: list[dict] = []
+    start = 0
     if path is not None and path.exists():
-        state = ckpt.load(path, map_location=device)
-        differences = ckpt.config_differences(state["config"], config)
-        if differences:
-            raise ValueError(f"checkpoint {path} was made with another configuration; differing keys: "
-                             + "; ".join(differences) + ". Use a new checkpoint path or the old settings.")
+        state = ckpt.load(path, map_location=device)  # verifies the checksum first
+        _check_config(state["config"], config, allowed, f"checkpoint {path}")
+        fresh = {name: _optimizer_hyperparameters(opt) for name, opt in algo.optimizers.items()}
         algo.load_state_dict(state["algorithm"])
         for name, optimizer in algo.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
-        ckpt.set_rng_state(state["rng"])
-        stream.load_state_dict(state["data_stream"])
-        history = _History(state["history"])
-        start = int(state["step"])
+            if allowed:  # the new hyperparameters win over the saved ones; Adam's moments stay
+                for group, values in zip(optimizer.param_groups, fresh[name]):
+                    group.update(values)
+        resumed = state
+        changes = list(state.get("changes", []))
+    elif getattr(algo, "_fit_progress", None) is not None:
+        resumed = algo._fit_progress  # the weights and optimizers are the object's own
+        _check_config(resumed["config"], config, allowed, "this object's previous fit")
+        changes = list(resumed.get("changes", []))
     else:
+        resumed = None
         torch.manual_seed(seed)
+    if resumed is not None:
+        ckpt.set_rng_state(resumed["rng"])
+        stream.load_state_dict(resumed["data_stream"])
+        history = _History(_plain(resumed["history"]))
+        start = int(resumed["step"])
+        differing = ckpt.config_differences(resumed["config"], config)
+        if differing:
+            changes.append({"step": start, "changed": differing})
+    if start > steps:
+        raise ValueError(f"{type(algo).__name__} has already taken {start} steps, more than steps={steps}; "
+                         "steps is the total to reach, not a number of steps to add")
+
+    def progress_state(step: int) -> dict:
+        return {"step": step, "config": config, "rng": ckpt.rng_state(),
+                "data_stream": stream.state_dict(), "history": history.values, "changes": changes}
 
     def save(step: int) -> None:
         if path is None:
             return
-        ckpt.save_atomic({
-            "format": ckpt.FORMAT_VERSION, "step": step, "config": config,
-            "algorithm": algo.state_dict(),
-            "optimizers": {name: opt.state_dict() for name, opt in algo.optimizers.items()},
-            "rng": ckpt.rng_state(), "data_stream": stream.state_dict(),
-            "history": history.values, "versions": ckpt.versions(),
-        }, path)
+        if not _parameters_are_finite(algo):
+            raise NonFiniteLossError(
+                f"the parameters of {type(algo).__name__} became NaN or Inf by step {step}; that state "
+                f"was not saved, so {path} still holds the last good checkpoint",
+                step, "parameters", math.nan)
+        ckpt.save({"format": ckpt.FORMAT_VERSION, **progress_state(step),
+                   "algorithm": algo.state_dict(),
+                   "optimizers": {name: opt.state_dict() for name, opt in algo.optimizers.items()},
+                   "versions": ckpt.versions()}, path)
+
+    if start == steps:
+        if progress:
+            print(f"{type(algo).__name__} has already taken {steps} steps: nothing to train "
+                  "(steps is the total; ask for more to continue)")
+        return {name: list(values) for name, values in history.values.items()}
 
     algo.train()
     bar = tqdm(total=steps, initial=start, desc=type(algo).__name__, disable=not progress,
                dynamic_ncols=True, leave=True)
     step = start
+    in_step = False  # True from the first random draw of a step to its count: never saved
     interrupt = _DeferredInterrupt()
     try:
         with interrupt:
             while step < steps:
+                in_step = True
                 if algo.lr_schedule != "constant":
                     _set_learning_rates(algo, learning_rate_factor(algo.lr_schedule, step, steps))
                 history.add(step, algo.step(stream.next()))
                 step += 1
+                in_step = False
                 bar.update(1)
                 if step % log_every == 0 or step == steps:
                     means = history.flush()
@@ -245,12 +330,60 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: 
                     callback(algo, step)
                 if interrupt.requested:
                     raise KeyboardInterrupt
+            save(step)
     except KeyboardInterrupt:
-        history.flush()
-        save(step)
+        if not in_step:  # a step cut in half (a second Ctrl-C) must not overwrite a good checkpoint
+            history.flush()
+            save(step)
         raise
+    except NonFiniteLossError as error:
+        raise _diverged(error, path, algo) from None
     finally:
         bar.close()
-    if start < steps:
-        save(step)
+    algo._fit_progress = progress_state(step)
     return {name: list(values) for name, values in history.values.items()}
+
+
+def _check_config(saved: dict, current: dict, allowed: set[str], where: str) -> None:
+    differences = [d for d in ckpt.config_differences(saved, current) if d.split(" ")[0] not in allowed]
+    if differences:
+        why = ""
+        if any(d.startswith("steps ") for d in differences):
+            why = (f" A run whose learning rate decays (lr_schedule={saved.get('lr_schedule')!r}) "
+                   f"ends at the total it was started with ({saved.get('steps')} steps); to train "
+                   "longer, start a new run with the larger total.")
+        raise ValueError(f"{where} was made with another configuration; differing keys: "
+                         + "; ".join(differences) + f".{why} Use a new checkpoint path or the old "
+                         "settings (or, for hyperparameters only, fit(..., allow_changes=[names])).")
+
+
+def _diverged(error: NonFiniteLossError, path: Path | None, algo: Algorithm) -> NonFiniteLossError:
+    """The full divergence message, after making sure the kept checkpoint is a good one.
+
+    Losses at step t are computed with the weights after step t − 1, so a checkpoint saved at
+    step t − 1 is the one that produced the first bad loss: it is replaced by the previous one.
+    """
+    kept = "no checkpoint was being written (pass checkpoint=... to keep one)"
+    if path is not None and not path.exists():
+        kept = f"no checkpoint had been saved to {path} yet"
+    elif path is not None:
+        kept_step = ckpt.load(path)["step"]
+        if kept_step >= error.step - 1:
+            previous = ckpt.previous_path(path)
+            if previous.exists():
+                os.replace(previous, path)
+                kept_step = ckpt.load(path)["step"]
+            else:
+                os.replace(path, path.with_name(f"{path.stem}.diverged{path.suffix}"))
+                kept_step = None
+        if kept_step is not None:
+            names = [key for key in algo.config if key.startswith("lr")]
+            kept = (f"the checkpoint kept is {path} at step {kept_step}, whose weights gave finite losses. "
+                    "To resume from it with a lower learning rate, build the algorithm with the new "
+                    f"rate and call fit(algo, data, steps, checkpoint={str(path)!r}, "
+                    f"allow_changes={names})")
+        else:
+            kept = (f"the only checkpoint, saved one step before, produced it; it was moved to "
+                    f"{path.stem}.diverged{path.suffix} and no good checkpoint is left")
+    message = f"{error}; training stopped. {kept[0].upper()}{kept[1:]}. Or check the data for outliers."
+    return NonFiniteLossError(message, error.step, error.name, error.value)

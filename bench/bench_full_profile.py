@@ -60,15 +60,19 @@ def synchronize(device) -> None:
 
 
 def ms_per_step(algo, source, steps: int, batch_size: int, device) -> float:
-    """Median of three timed `fit` calls of `steps` steps each, after a warm-up call."""
-    aegan_lib.fit(algo, source, steps=20, batch_size=batch_size, progress=False)  # warm-up
-    timings = []
-    for _ in range(3):
+    """Median over three timed stretches of `steps` steps, after a warm-up stretch.
+
+    One `fit` call of 4 × `steps` steps (a run with a decaying learning rate cannot be
+    continued past its total), timed at each stretch's end by a callback."""
+    marks = []
+
+    def mark(algo, step):
         synchronize(device)
-        start = time.perf_counter()
-        aegan_lib.fit(algo, source, steps=steps, batch_size=batch_size, progress=False, log_every=50)
-        synchronize(device)
-        timings.append(1000 * (time.perf_counter() - start) / steps)
+        marks.append(time.perf_counter())
+
+    aegan_lib.fit(algo, source, steps=4 * steps, batch_size=batch_size, progress=False, log_every=steps,
+                  callback=mark, callback_every=steps)
+    timings = [1000 * (end - start) / steps for start, end in zip(marks, marks[1:])]
     return sorted(timings)[1]
 
 

@@ -9,10 +9,17 @@ Writes aegan_lib/assets/chapter2_<name>.pt and chapter2_<name>_trace.pt (package
 
     python bench/pretrain_chapter2.py            # all
     python bench/pretrain_chapter2.py grid_r1    # one
+    python bench/pretrain_chapter2.py --upgrade  # rewrite the shipped files in checkpoint format 2
+
+`--upgrade` turns a format-1 file (no checksum, no fingerprints) into format 2 without training:
+it rebuilds the run's config as `fit` now writes it (`train.run_config`), checks that every key
+the old config had is unchanged (the data's name and shape included), and saves the same
+weights, optimizer states, RNG states and history under it.
 """
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from pathlib import Path
@@ -34,6 +41,29 @@ def fixed_noise() -> torch.Tensor:
     return torch.randn(1000, 2, generator=torch.Generator().manual_seed(1234))
 
 
+def upgrade(name: str) -> None:
+    dataset, levers = RUNS[name]
+    data = ag.data.load(dataset)
+    ag.seed_everything(0)
+    algo = ag.algos.make("gan", data, **levers)
+    path = ASSETS / f"chapter2_{name}.pt"
+    content = path.read_bytes()
+    if content.startswith(b"aegan_lib checkpoint"):
+        print(f"{name}: already format {ag.checkpoint.FORMAT_VERSION}")
+        return
+    state = torch.load(io.BytesIO(content), weights_only=True)
+    assert state["format"] == 1, state["format"]
+    config = ag.train.run_config(algo, data, algo.batch_size, seed=0, steps=STEPS)
+    old = dict(state["config"])
+    old_data = old.pop("data")
+    differing = [key for key, value in old.items() if config.get(key) != value]
+    if differing or {k: config["data"][k] for k in old_data} != old_data:
+        raise SystemExit(f"{name}: the shipped run's config differs from this recipe at {differing}")
+    state.update(format=ag.checkpoint.FORMAT_VERSION, config=config, changes=[])
+    ag.checkpoint.save(state, path, keep_previous=False)
+    print(f"{name}: upgraded to format {ag.checkpoint.FORMAT_VERSION} (step {state['step']})")
+
+
 def main(names: list[str]) -> None:
     torch.set_num_threads(1)
     for name in names or list(RUNS):
@@ -52,4 +82,8 @@ def main(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--upgrade"]:
+        for run in sys.argv[2:] or list(RUNS):
+            upgrade(run)
+    else:
+        main(sys.argv[1:])

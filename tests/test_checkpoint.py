@@ -16,6 +16,7 @@ import torch
 import aegan_lib
 from aegan_lib import checkpoint as ckpt
 from aegan_lib import data
+from aegan_lib import algos
 from aegan_lib.algos import AE
 
 QUIET = {"progress": False}
@@ -30,12 +31,14 @@ def _fit(algo, path, steps=4, **kwargs):
 def test_checkpoint_loads_weights_only_and_holds_everything(make_gan, checkpoint_path):
     gan = make_gan()
     history = _fit(gan, checkpoint_path)
-    state = torch.load(checkpoint_path, weights_only=True)  # no pickled code
+    state = ckpt.load(checkpoint_path)  # torch.load(weights_only=True) after the checksum: no pickled code
     assert set(state) == {"format", "step", "config", "algorithm", "optimizers", "rng", "data_stream",
-                          "history", "versions"}
+                          "history", "versions", "changes"}
     assert state["format"] == ckpt.FORMAT_VERSION and state["step"] == 4 and state["history"] == history
     assert state["config"]["algorithm"] == "GAN" and state["config"]["batch_size"] == 16
-    assert state["config"]["data"] == {"name": "ring", "shape": [2]}
+    assert state["config"]["data"] == data.describe(data.ring())
+    assert state["config"]["data"]["name"] == "ring" and state["config"]["data"]["modes"] == 8
+    assert set(state["config"]["nets"]) == {"generator", "discriminator"}
     assert set(state["optimizers"]) == {"generator", "discriminator"}
     assert state["versions"]["aegan_lib"] == aegan_lib.__version__
     assert isinstance(state["versions"]["torch"], str)
@@ -90,17 +93,25 @@ def test_config_differences_nested():
 
 def test_save_atomic_failure_keeps_the_old_file_and_cleans_up(tmp_path, monkeypatch):
     path = tmp_path / "c.pt"
-    ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "step": 1}, path)
+    ckpt.save({"format": ckpt.FORMAT_VERSION, "step": 1}, path)
 
-    def broken_save(obj, file, *args, **kwargs):
-        file.write(b"half a checkpoint")
+    def broken_write(file_descriptor, data):
+        os.write(file_descriptor, data[: len(data) // 2])
         raise OSError("disk full")
 
-    monkeypatch.setattr(torch, "save", broken_save)
+    real_fdopen = os.fdopen
+
+    def fdopen(handle, mode):  # a file whose write lands half the bytes, then fails
+        file = real_fdopen(handle, mode)
+        file.write = lambda data: broken_write(file.fileno(), data)
+        return file
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
     with pytest.raises(OSError, match="disk full"):
-        ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "step": 2}, path)
+        ckpt.save({"format": ckpt.FORMAT_VERSION, "step": 2}, path)
+    monkeypatch.undo()
     assert ckpt.load(path)["step"] == 1
-    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.previous.pt", "c.pt"]  # no temp file left
 
 
 # A child process saves a checkpoint through fit, then dies (os._exit: no cleanup, no finally)
@@ -124,14 +135,15 @@ _KILLED_MID_SAVE = textwrap.dedent("""
     if stage == "replace":      # the temp file is complete; die before it is moved into place
         os.replace = lambda *args, **kwargs: os._exit(1)
     else:                       # die halfway through writing the bytes
-        def save(obj, file, *args, **kwargs):
-            import io
-            buffer = io.BytesIO()
-            real_save(obj, buffer)
-            file.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
-            file.flush()
-            os._exit(1)
-        torch.save = save
+        real_fdopen = os.fdopen
+        def fdopen(handle, mode):
+            file = real_fdopen(handle, mode)
+            def write(data):
+                os.write(file.fileno(), data[: len(data) // 2])
+                os._exit(1)
+            file.write = write
+            return file
+        os.fdopen = fdopen
     run(6)
     print("the second save did not crash")
 """)
@@ -155,11 +167,11 @@ def test_process_killed_mid_save_leaves_the_previous_checkpoint(tmp_path, make_a
         path = paths[stage]
         state = ckpt.load(path)  # still loads, weights only, and holds the first run's step
         assert state["step"] == 3 and state["history"]["step"] == [3]
-        strays = [p for p in path.parent.iterdir() if p != path]
+        strays = [p for p in path.parent.iterdir() if p not in (path, ckpt.previous_path(path))]
         assert len(strays) == 1 and strays[0].name.endswith(".tmp"), strays  # the half-file is a temp file
         if stage == "write":
-            with pytest.raises(Exception):
-                torch.load(strays[0], weights_only=True)  # really half a file
+            with pytest.raises(ckpt.CheckpointError, match="truncated"):
+                ckpt.load(strays[0])  # really half a file
         # fit resumes from the real checkpoint, not from the temp file, and matches a clean run.
         resumed = make_ae(hidden=(8,), seed=7)  # other initial weights: the checkpoint must override them
         resumed_history = _fit(resumed, path, steps=6, log_every=3)
@@ -196,21 +208,22 @@ def _interrupted_ae(seed, interrupt_at, how="raise"):
     return ae
 
 
-def test_keyboard_interrupt_saves_a_checkpoint_and_a_rerun_resumes(checkpoint_path, assert_same):
+def test_interrupt_raised_inside_a_step_keeps_the_last_good_checkpoint(checkpoint_path, assert_same):
+    """A KeyboardInterrupt that cannot be deferred (fit outside the main thread, a second
+    Ctrl-C) lands inside step 13, whose batch is drawn: that state is not saved."""
     ae = _interrupted_ae(seed=0, interrupt_at=13)
     with pytest.raises(KeyboardInterrupt):
-        _fit(ae, checkpoint_path, steps=20, log_every=5, checkpoint_every=100)
+        _fit(ae, checkpoint_path, steps=20, log_every=5, checkpoint_every=5)
     state = ckpt.load(checkpoint_path)
-    assert state["step"] == 12  # the 12 steps that finished
-    assert state["history"]["step"] == [5, 10, 12]
-    assert_same(state["algorithm"], ae.state_dict())  # exactly the state at the interruption
+    assert state["step"] == 10 and state["history"]["step"] == [5, 10]
 
     rerun = _interrupted_ae(seed=1, interrupt_at=None)  # a fresh object, as after a kernel restart
-    history = _fit(rerun, checkpoint_path, steps=20, log_every=5, checkpoint_every=100)
-    assert rerun.calls == 8  # only the missing steps ran
-    assert history["step"] == [5, 10, 12, 15, 20]
-    assert history["loss"][:3] == state["history"]["loss"]
-    assert ckpt.load(checkpoint_path)["step"] == 20
+    history = _fit(rerun, checkpoint_path, steps=20, log_every=5, checkpoint_every=5)
+    assert rerun.calls == 10  # only the missing steps ran
+    clean = _interrupted_ae(seed=0, interrupt_at=None)
+    clean_history = _fit(clean, None, steps=20, log_every=5, checkpoint_every=5)
+    assert history == clean_history
+    assert_same(rerun.state_dict(), clean.state_dict())
 
 
 def test_keyboard_interrupt_without_a_checkpoint_just_reraises(tmp_path):
@@ -235,3 +248,69 @@ def test_ctrl_c_inside_a_step_stops_after_it_and_resumes_bit_exactly(checkpoint_
     assert_same(resumed.state_dict(), clean.state_dict())  # as if never interrupted
     assert resumed_history["loss"][-1] == clean_history["loss"][-1]
 
+
+
+# --- Integrity: every damaged file is refused with one clear error, and never resumed --------
+
+def _saved_run(make_ae, path, steps=6):
+    aegan_lib.fit(make_ae(), data.ring(), steps=steps, batch_size=16, log_every=3, checkpoint=path,
+                  checkpoint_every=3, progress=False)
+    return path.read_bytes()
+
+
+def _flip_bit(content: bytes, at: int) -> bytes:
+    damaged = bytearray(content)
+    damaged[at] ^= 0x10
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda c: _flip_bit(c, len(c) // 2), "damaged: its content does not match the sha256"),
+    (lambda c: _flip_bit(c, 40), "damaged header|does not match the sha256"),
+    (lambda c: c[: len(c) - 1000], "truncated or padded"),
+    (lambda c: c[:-64] + bytes(64), "does not match the sha256"),
+    (lambda c: b"", r"empty \(0 bytes\)"),
+    (lambda c: b"step,loss\n1,0.5\n", "not an aegan_lib checkpoint"),
+])
+def test_a_damaged_checkpoint_raises_names_the_file_and_points_at_the_previous(
+        make_ae, checkpoint_path, damage, message):
+    content = _saved_run(make_ae, checkpoint_path)
+    checkpoint_path.write_bytes(damage(content))
+    with pytest.raises(ckpt.CheckpointError, match=message) as error:
+        aegan_lib.fit(make_ae(), data.ring(), steps=9, batch_size=16, log_every=3, checkpoint=checkpoint_path,
+                      progress=False)
+    assert str(checkpoint_path) in str(error.value)
+    assert f"checkpoint.previous.pt (step 3), is intact: move it to checkpoint.pt" in str(error.value)
+    # ... and the advice works: the previous checkpoint resumes.
+    os.replace(ckpt.previous_path(checkpoint_path), checkpoint_path)
+    history = aegan_lib.fit(make_ae(), data.ring(), steps=9, batch_size=16, log_every=3,
+                            checkpoint=checkpoint_path, progress=False)
+    assert history["step"] == [3, 6, 9]
+
+
+def test_a_torch_file_of_another_program_is_refused(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"format": ckpt.FORMAT_VERSION, "step": 3}, path)
+    with pytest.raises(ckpt.CheckpointError, match="not an aegan_lib checkpoint"):
+        ckpt.load(path)
+
+
+# --- Fingerprints: other data or another architecture is named, not silently loaded ----------
+
+def test_resuming_on_other_data_names_the_difference(make_ae, checkpoint_path):
+    _saved_run(make_ae, checkpoint_path)
+    with pytest.raises(ValueError, match=r"differing keys: data\.means_sha1"):
+        aegan_lib.fit(make_ae(), data.ring(radius=3.0), steps=9, batch_size=16, checkpoint=checkpoint_path,
+                      progress=False)
+
+
+def test_resuming_into_another_architecture_names_the_difference(checkpoint_path):
+    def gan(output):
+        aegan_lib.seed_everything(0)
+        generator = aegan_lib.nets.generator(2, (2,), hidden=(8,), output=output)
+        return algos.GAN(generator, aegan_lib.nets.discriminator((2,), hidden=(8,)), 2)
+
+    aegan_lib.fit(gan(None), data.ring(), steps=4, batch_size=16, checkpoint=checkpoint_path, progress=False)
+    with pytest.raises(ValueError, match=r"nets\.generator\.last_module \(checkpoint: 'Linear', now: 'Tanh'\)"):
+        aegan_lib.fit(gan("tanh"), data.ring(), steps=8, batch_size=16, checkpoint=checkpoint_path,
+                      progress=False)

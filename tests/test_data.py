@@ -177,8 +177,40 @@ def test_training_tensor_accepts_datasets_and_float_tensors(digits_data):
         data.training_tensor([[0.0, 1.0]])
     with pytest.raises(ValueError, match=r"\(N, \.\.\.\)"):
         data.training_tensor(torch.zeros(5))
-    assert data.describe(digits_data) == {"name": "digits", "shape": [1, 8, 8]}
-    assert data.describe(torch.zeros(6, 2)) == {"name": "tensor", "shape": [6, 2]}
+    described = data.describe(digits_data)
+    assert {key: described[key] for key in ("name", "shape", "rows", "dtype")} == {
+        "name": "digits", "shape": [1, 8, 8], "rows": len(digits_data.train.x), "dtype": "float32"}
+    assert data.describe(torch.zeros(6, 2))["shape"] == [2] and data.describe(torch.zeros(6, 2))["rows"] == 6
+
+
+def test_describe_fingerprints_the_content():
+    """A checkpoint must notice other data with the same name and shape."""
+    x = torch.randn(100, 3)
+    changed = x.clone()
+    changed[50, 1] += 1.0  # row 50 is among the 64 rows hashed (evenly spaced over 100)
+    assert data.describe(x) == data.describe(x.clone())
+    assert data.describe(x)["content_sha1"] != data.describe(changed)["content_sha1"]
+    assert data.describe(data.ring()) != data.describe(data.ring(radius=3.0))
+    assert data.describe(data.ring())["means_sha1"] == data.describe(data.ring())["means_sha1"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_other_float_dtypes_and_numpy_arrays_become_float32(dtype):
+    x = torch.randn(10, 2).to(dtype)
+    assert data.as_training_data(x).dtype == torch.float32
+    from_numpy = data.as_training_data(x.float().numpy().astype("float64"))
+    assert from_numpy.dtype == torch.float32 and torch.equal(from_numpy, x.float())
+
+
+@pytest.mark.parametrize("bad,message", [
+    (torch.zeros(0, 2), "at least one sample"),
+    (torch.zeros(5), r"shaped \(N, \.\.\.\).*reshape\(-1, 1\)"),
+    (torch.zeros(5, 2, dtype=torch.int64), "got dtype int64"),
+    (torch.zeros(5, 2, dtype=torch.bool), "bool tensor"),
+])
+def test_bad_data_gets_one_clear_sentence(bad, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        data.as_training_data(bad)
 
 
 # ---------------------------------------------------------------- BatchStream

@@ -65,13 +65,25 @@ def test_resolve_profile(monkeypatch):
     _no_accelerator(monkeypatch)
     assert aegan_lib.resolve_profile("auto") == "quick"
     assert aegan_lib.resolve_profile(" Quick ") == "quick"
-    assert aegan_lib.resolve_profile("full") == "full"
+    with pytest.warns(UserWarning):
+        assert aegan_lib.resolve_profile("full") == "full"
     monkeypatch.setenv("AEGAN_PROFILE", "full")
-    assert aegan_lib.resolve_profile() == "full"
+    with pytest.warns(UserWarning):
+        assert aegan_lib.resolve_profile() == "full"
     monkeypatch.delenv("AEGAN_PROFILE")
     assert aegan_lib.resolve_profile() == "quick"  # unset → auto → no CUDA → quick
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert aegan_lib.resolve_profile("auto") == "full"
+
+
+def test_full_profile_on_a_cpu_warns_and_says_how_long(monkeypatch, recwarn):
+    _no_accelerator(monkeypatch)
+    with pytest.warns(UserWarning, match=r"no GPU is visible.*about \d+ ms.*about \d+ minutes.*PROFILE = 'quick'"):
+        aegan_lib.resolve_profile("full")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    recwarn.clear()
+    assert aegan_lib.resolve_profile("full") == "full"
+    assert not recwarn.list, "no warning where a GPU is present"
 
 
 @pytest.mark.parametrize("bad", ["fast", "", "gpu"])

@@ -13,7 +13,7 @@ from torch import nn
 import aegan_lib
 from aegan_lib import checkpoint as ckpt
 from aegan_lib import data
-from aegan_lib.algos import GAN, Algorithm
+from aegan_lib.algos import AE, GAN, Algorithm
 
 QUIET = {"progress": False}
 
@@ -152,19 +152,78 @@ def test_rerunning_a_finished_fit_is_a_no_op(make_ae, ring_data, checkpoint_path
 _NONFINITE = re.compile(r"loss '(\w+)' became (nan|inf|-inf) at step (\d+)")
 
 
-def test_exploding_ae_stops_with_a_named_step(make_ae, ring_data, checkpoint_path):
-    ae = make_ae(lr=1e6)  # linear decoder: the squared error overflows within a few steps
+class ExplodingAE(AE):
+    """An AE whose decoder weights are scaled by 1e30 right after update number `explode_at`:
+    still finite (so that checkpoint is written), but the next loss overflows to inf."""
+
+    explode_at = 6
+    blow_up = 1e30
+
+    def step(self, x):
+        losses = super().step(x)
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls == self.explode_at:
+            with torch.no_grad():
+                for p in self.decoder.parameters():
+                    p.mul_(self.blow_up)
+        return losses
+
+
+def _exploding_ae(lr=1e-3, explode_at=6, blow_up=1e30):
+    aegan_lib.seed_everything(0)
+    ae = ExplodingAE(aegan_lib.nets.encoder((2,), 2, hidden=(8,)), aegan_lib.nets.decoder(2, (2,), hidden=(8,)), lr=lr)
+    ae.explode_at, ae.blow_up = explode_at, blow_up
+    return ae
+
+
+def test_divergence_keeps_a_checkpoint_whose_weights_give_finite_losses(ring_data, checkpoint_path):
     with pytest.raises(aegan_lib.NonFiniteLossError) as error:
-        aegan_lib.fit(ae, ring_data, steps=200, batch_size=32, log_every=1, checkpoint=checkpoint_path,
-                      checkpoint_every=1, **QUIET)
+        aegan_lib.fit(_exploding_ae(), ring_data, steps=50, batch_size=32, log_every=1,
+                      checkpoint=checkpoint_path, checkpoint_every=1, **QUIET)
     match = _NONFINITE.search(str(error.value))
     assert match, str(error.value)
-    name, step = match.group(1), int(match.group(3))
-    assert name == "loss" and step > 1
-    state = ckpt.load(checkpoint_path)  # the last checkpoint, written one step earlier, is intact
-    assert state["step"] == step - 1
-    assert all(math.isfinite(v) for v in state["history"]["loss"]) and state["history"]["step"][-1] == step - 1
-    assert all(torch.isfinite(v).all() for v in state["algorithm"].values())
+    assert match.group(1) == "loss" and int(match.group(3)) == 7 == error.value.step
+    # The checkpoint of step 6 holds the weights that computed the inf of step 7: step 5's is kept.
+    state = ckpt.load(checkpoint_path)
+    assert state["step"] == 5
+    assert f"{checkpoint_path} at step 5" in str(error.value)
+    assert all(math.isfinite(v) for v in state["history"]["loss"])
+    fresh = _exploding_ae(explode_at=None)
+    fresh.load_state_dict(state["algorithm"])
+    assert math.isfinite(fresh.step(ring_data.sample(32))["loss"].item()), "its weights give a finite loss"
+
+    # The advice in the message works: resume from that checkpoint with a lower learning rate.
+    assert "allow_changes=['lr']" in str(error.value)
+    calm = _exploding_ae(lr=1e-4, explode_at=None)
+    history = aegan_lib.fit(calm, ring_data, steps=30, batch_size=32, log_every=1,
+                            checkpoint=checkpoint_path, allow_changes=["lr"], **QUIET)
+    assert calm.calls == 25 and history["step"][-1] == 30
+    assert all(math.isfinite(v) for v in history["loss"])
+    saved = ckpt.load(checkpoint_path)
+    assert saved["changes"] == [{"step": 5, "changed": ["lr (checkpoint: 0.001, now: 0.0001)"]}]
+    assert all(group["lr"] == 1e-4 for group in calm.optimizers["autoencoder"].param_groups)
+
+
+def test_divergence_right_after_the_only_checkpoint_keeps_none(ring_data, checkpoint_path):
+    with pytest.raises(aegan_lib.NonFiniteLossError, match="no good checkpoint is left"):
+        aegan_lib.fit(_exploding_ae(explode_at=1), ring_data, steps=50, batch_size=32, log_every=1,
+                      checkpoint=checkpoint_path, checkpoint_every=1, **QUIET)
+    assert not checkpoint_path.exists()
+    assert ckpt.load(checkpoint_path.with_name("checkpoint.diverged.pt"))["step"] == 1
+
+
+def test_nonfinite_parameters_are_never_saved(ring_data, checkpoint_path):
+    """inf × 0 weights: the losses so far are finite, the parameters are not; no save."""
+    with pytest.raises(aegan_lib.NonFiniteLossError, match="parameters .* became NaN or Inf by step 4"):
+        aegan_lib.fit(_exploding_ae(explode_at=4, blow_up=math.inf), ring_data, steps=50, batch_size=32,
+                      log_every=2, checkpoint=checkpoint_path, checkpoint_every=2, **QUIET)
+    state = ckpt.load(checkpoint_path)
+    assert state["step"] == 2 and all(torch.isfinite(v).all() for v in state["algorithm"].values())
+
+
+def test_allow_changes_names_only_hyperparameters(make_ae, ring_data, checkpoint_path):
+    with pytest.raises(ValueError, match=r"allow_changes names \['nets'\].*expected some of"):
+        aegan_lib.fit(make_ae(), ring_data, steps=2, allow_changes=["nets"], **QUIET)
 
 
 class PoisonedGAN(GAN):
@@ -187,7 +246,48 @@ def test_nan_gan_names_step_and_loss_and_keeps_the_earlier_checkpoint(checkpoint
     with pytest.raises(aegan_lib.NonFiniteLossError, match="loss 'd_loss' became nan at step 7;"):
         aegan_lib.fit(gan, data.ring(), steps=20, batch_size=16, log_every=10, checkpoint=checkpoint_path,
                       checkpoint_every=5, **QUIET)
-    state = torch.load(checkpoint_path, weights_only=True)
+    state = ckpt.load(checkpoint_path)
     assert state["step"] == 5 and state["history"]["step"] == [5]
     assert all(math.isfinite(v[0]) for k, v in state["history"].items() if k != "step")
     assert all(torch.isfinite(v).all() for v in state["algorithm"].values())
+
+
+# --- fit continues: steps is the total, in memory as from a checkpoint -----------------------
+
+def test_a_second_fit_on_the_same_object_continues_bit_exactly(make_gan, assert_same):
+    options = {"batch_size": 16, "log_every": 5, **QUIET}
+    twice = make_gan()
+    aegan_lib.fit(twice, data.ring(), steps=10, **options)
+    torch.randn(100)  # the caller uses the global RNG between the calls
+    history = aegan_lib.fit(twice, data.ring(), steps=20, **options)
+    once = make_gan()
+    once_history = aegan_lib.fit(once, data.ring(), steps=20, **options)
+    assert history == once_history and history["step"] == [5, 10, 15, 20]
+    assert_same(twice.state_dict(), once.state_dict())
+
+
+def test_asking_again_for_the_same_total_says_so_and_returns(make_ae, capsys):
+    ae = make_ae()
+    first = aegan_lib.fit(ae, data.ring(), steps=6, batch_size=16, log_every=3, progress=False)
+    weights = {k: v.clone() for k, v in ae.state_dict().items()}
+    again = aegan_lib.fit(ae, data.ring(), steps=6, batch_size=16, log_every=3, progress=True)
+    assert again == first and "already taken 6 steps: nothing to train" in capsys.readouterr().out
+    assert all(torch.equal(v, ae.state_dict()[k]) for k, v in weights.items())
+    with pytest.raises(ValueError, match="already taken 6 steps, more than steps=4; steps is the total"):
+        aegan_lib.fit(ae, data.ring(), steps=4, batch_size=16, progress=False)
+
+
+def test_continuing_in_memory_with_other_settings_names_them(make_ae):
+    ae = make_ae()
+    aegan_lib.fit(ae, data.ring(), steps=4, batch_size=16, progress=False)
+    with pytest.raises(ValueError, match=r"previous fit was made with another configuration; differing keys: batch_size"):
+        aegan_lib.fit(ae, data.ring(), steps=8, batch_size=8, progress=False)
+
+
+def test_numpy_float64_data_trains_like_float32(make_ae, assert_same):
+    x = torch.randn(64, 2)
+    from_numpy = make_ae()
+    aegan_lib.fit(from_numpy, x.double().numpy(), steps=4, batch_size=16, progress=False)
+    from_tensor = make_ae()
+    aegan_lib.fit(from_tensor, x, steps=4, batch_size=16, progress=False)
+    assert_same(from_numpy.state_dict(), from_tensor.state_dict())
