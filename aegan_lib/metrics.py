@@ -261,7 +261,8 @@ def save_classifier(classifier: Classifier, path: str | os.PathLike, dataset: Im
     from .checkpoint import save_atomic
 
     save_atomic({
-        "format": CLASSIFIER_FORMAT, "dataset": dataset.name, "image_shape": list(classifier.image_shape),
+        "format": CLASSIFIER_FORMAT, "dataset": dataset.name, "data": _fingerprint(dataset),
+        "image_shape": list(classifier.image_shape),
         "num_classes": classifier.num_classes, "recipe": dict(getattr(classifier, "recipe", {})),
         "test_accuracy": classifier_accuracy(classifier, dataset.test), "torch": str(torch.__version__),
         "state_dict": {k: v.detach().cpu() for k, v in classifier.state_dict().items()},
@@ -282,7 +283,12 @@ def load_classifier(path: str | os.PathLike, device=None) -> Classifier:
     return model.to(device).eval().requires_grad_(False)
 
 
-_CLASSIFIERS: dict[tuple[str, str], Classifier] = {}
+_CLASSIFIERS: dict[tuple, Classifier] = {}
+
+
+def _fingerprint(dataset: ImageDataset) -> dict:
+    described = datasets.describe(dataset)
+    return {"name": dataset.name, "shape": list(dataset.shape), "content_sha1": described["content_sha1"]}
 
 
 def classifier_for(dataset: str | ImageDataset, device=None) -> Classifier:
@@ -292,31 +298,40 @@ def classifier_for(dataset: str | ImageDataset, device=None) -> Classifier:
     the full profile): trained with `train_classifier` on first use (seconds on a GPU) and
     cached in ~/.cache/aegan_lib. The model is frozen (no gradients) and in eval mode.
 
+    The cache (in memory and on disk) is keyed by the data's name, image shape and a hash of
+    its training images (`data.describe`), so a stand-in with MNIST's name and shape, or a
+    subset, never reuses the classifier of another data set: a file whose recorded data differ
+    is ignored and a new classifier is trained.
+
     Taught in: chapter 3, "Measuring image quality".
     """
     if isinstance(dataset, str):
-        name = dataset
-    elif isinstance(dataset, ImageDataset):
-        name = dataset.name
-    else:
+        if dataset not in ("digits", "mnist", "fashion_mnist"):
+            raise ValueError(f"no classifier for dataset {dataset!r}; expected 'digits', 'mnist' or "
+                             "'fashion_mnist', or pass the ImageDataset itself")
+        dataset = datasets.load(dataset, device=device)
+    elif not isinstance(dataset, ImageDataset):
         raise TypeError("expected a dataset name ('digits', 'mnist', 'fashion_mnist') or an ImageDataset; "
                         f"got {type(dataset).__name__}")
-    if name not in ("digits", "mnist", "fashion_mnist"):
-        raise ValueError(f"no classifier for dataset {name!r}; expected 'digits', 'mnist' or 'fashion_mnist'")
     if device is None:
-        device = dataset.train.x.device if isinstance(dataset, ImageDataset) else torch.device("cpu")
-    key = (name, str(torch.device(device)))
+        device = dataset.train.x.device
+    fingerprint = _fingerprint(dataset)
+    key = (fingerprint["name"], tuple(fingerprint["shape"]), fingerprint["content_sha1"], str(torch.device(device)))
     if key not in _CLASSIFIERS:
-        for path in (ASSETS / f"{name}_classifier.pt", CACHE / f"{name}_classifier.pt"):
-            if path.exists():
+        cached = CACHE / f"{dataset.name}_{fingerprint['content_sha1'][:12]}_classifier.pt"
+        for path in (ASSETS / f"{dataset.name}_classifier.pt", cached):
+            if path.exists() and _trained_on(path) == fingerprint:
                 _CLASSIFIERS[key] = load_classifier(path, device)
                 break
         else:
-            source = dataset if isinstance(dataset, ImageDataset) else datasets.load(name, device=device)
-            model = train_classifier(source, device=device, **CLASSIFIER_RECIPE)
-            save_classifier(model, CACHE / f"{name}_classifier.pt", source)
+            model = train_classifier(dataset, device=device, **CLASSIFIER_RECIPE)
+            save_classifier(model, cached, dataset)
             _CLASSIFIERS[key] = model
     return _CLASSIFIERS[key]
+
+
+def _trained_on(path: Path) -> dict | None:
+    return torch.load(path, map_location="cpu", weights_only=True).get("data")
 
 
 def _batched(function, x: Tensor, batch_size: int = 4096) -> Tensor:
@@ -402,8 +417,14 @@ def _class_histogram(predictions: Tensor, num_classes: int) -> tuple[int, float,
     return covered, kl_to_uniform(counts), [int(c) for c in counts.tolist()]
 
 
-def image_quality(samples: Tensor, dataset: ImageDataset, n: int | None = None, k: int = 3) -> dict:
+def image_quality(samples: Tensor, dataset: ImageDataset, n: int | None = None, k: int = 3,
+                  classifier=None) -> dict:
     """Score generated images against a dataset with its feature classifier (`classifier_for`).
+
+    `classifier` replaces it with your own: a `Classifier` (anything with `.features(x)` and
+    `.head(features)`), or any callable mapping images (N, C, H, W) to features (N, d), such as
+    a pretrained network cut before its last layer; with a plain callable there are no class
+    predictions, so "classes", "kl" and "counts" are None.
 
     The reference is the dataset's whole training split. The first `n` samples are scored
     (default: as many as there are samples, at most the test split's size). The *floor* is the
@@ -438,13 +459,23 @@ def image_quality(samples: Tensor, dataset: ImageDataset, n: int | None = None, 
     datasets.check_finite(samples, "samples")
     datasets.check_range(samples, -1.0, 1.0, what="samples")
 
-    classifier = classifier_for(dataset, device=device)
-    with evaluating(classifier):
-        reference = _batched(classifier.features, dataset.train.x)
-        held_out = _batched(classifier.features, dataset.test.x[:n])
-        fake = _batched(classifier.features, samples)
-        predictions = classifier.head(fake).argmax(dim=1)
-    classes, kl, counts = _class_histogram(predictions, dataset.num_classes)
+    if classifier is None:
+        classifier = classifier_for(dataset, device=device)
+    features = getattr(classifier, "features", classifier)
+    if not callable(features):
+        raise TypeError("expected classifier to be a Classifier (with .features and .head) or a callable "
+                        f"mapping images to features; got {type(classifier).__name__}")
+    modules = [classifier] if isinstance(classifier, torch.nn.Module) else []
+    with evaluating(*modules):
+        reference = _check_features(_batched(features, dataset.train.x), "the classifier's features")
+        held_out = _batched(features, dataset.test.x[:n])
+        fake = _batched(features, samples)
+        head = getattr(classifier, "head", None)
+        predictions = head(fake).argmax(dim=1) if head is not None else None
+    if predictions is not None:
+        classes, kl, counts = _class_histogram(predictions, dataset.num_classes)
+    else:
+        classes = kl = counts = None
     scores = precision_recall(reference, fake, k)
     floors = precision_recall(reference, held_out, k)
     return {

@@ -85,12 +85,14 @@ def evaluating(*modules: nn.Module) -> Iterator[None]:
     Sampling and metrics run inside it, so BatchNorm and Dropout behave as at test time and no
     graph is kept, without silently leaving a net in eval mode for the next training step.
     """
-    previous = [module.training for module in modules]
+    # Every submodule's own mode: a net may hold a frozen part in eval mode inside a training
+    # one (a LatentGAN's autoencoder), and `module.train(True)` would wake it up.
+    previous = [(sub, sub.training) for module in modules for sub in module.modules()]
     try:
         for module in modules:
             module.eval()
         with torch.no_grad():
             yield
     finally:
-        for module, was_training in zip(modules, previous):
-            module.train(was_training)
+        for sub, was_training in previous:
+            sub.training = was_training

@@ -1,5 +1,7 @@
 """`make(method, data)` (chapter 4): every method builds from the data alone and trains a step."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -19,13 +21,59 @@ def test_each_method_builds_and_trains_on_ring_and_digits(method, dataset):
     history = ag.fit(algo, data, steps=3, batch_size=16, progress=False, log_every=3)
     assert history["step"] == [3]
     assert all(torch.isfinite(torch.tensor(values)).all() for values in history.values())
-    samples = algo.sample(5)
-    assert samples.shape == (5, *data.shape)
+    if method == "ae":
+        x = data.sample(5) if isinstance(data, ag.data.GaussianMixture2D) else data.test.x[:5]
+        assert algo.reconstruct(x).shape == x.shape
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the latent GAN warns: 3 steps leave its GAN untrained
+            samples = algo.sample(5)
+        assert samples.shape == (5, *data.shape)
     assert algo.device == torch.device("cpu")
 
 
+@pytest.mark.parametrize("method,override", [("gan", "noise_dim"), ("gan", "encoder_hidden"),
+                                             ("aegan", "noise_dim"), ("bigan", "latent_discriminator_hidden"),
+                                             ("ae", "discriminator_hidden")])
+def test_overrides_that_would_do_nothing_are_refused(method, override):
+    with pytest.raises(ValueError, match=rf"make\('{method}'\) got \['{override}'\], which '{method}' does not use"):
+        make(method, ag.data.ring(), **{override: 4 if override == "noise_dim" else (8,)})
+
+
+def test_a_table_of_ten_features_gets_a_code_that_fits_it():
+    table = torch.randn(100, 10)
+    ag.seed_everything(0)
+    algo = make("aegan", table)
+    assert algo.config["latent_dim"] == 5  # not the 2-d code of the 2D mixtures
+    assert algo.batch_size == 100  # no larger than the table
+    history = ag.fit(algo, table, steps=4, progress=False, log_every=2)
+    assert history["step"] == [2, 4]
+    assert make("gan", ag.data.ring()).config["latent_dim"] == 2
+
+
+def test_make_ae_builds_an_autoencoder_from_the_data():
+    digits = ag.data.digits()
+    ag.seed_everything(0)
+    ae = make("ae", digits, latent_dim=8)
+    assert isinstance(ae, ag.algos.AE) and ae.config["latent_dim"] == 8
+    assert make("ae", digits, reconstruction="bce").data_range == (-1.0, 1.0)
+
+
+def test_latent_gan_warns_when_sampling_an_untrained_gan():
+    ring = ag.data.ring()
+    ag.seed_everything(0)
+    algo = make("latent_gan", ring, pretrain_steps=4, lr_schedule="constant")  # so a run can continue
+    ag.fit(algo, ring, steps=4, batch_size=16, progress=False)
+    with pytest.warns(UserWarning, match="its GAN is untrained"):
+        algo.sample(3)
+    ag.fit(algo, ring, steps=6, batch_size=16, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        algo.sample(3)  # trained past the pretraining: no warning
+
+
 def test_unknown_method_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown method 'vaegan'; known methods: gan, latent_gan, aegan"):
+    with pytest.raises(ValueError, match="unknown method 'vaegan'; known methods: ae, gan, latent_gan, aegan"):
         make("vaegan", ag.data.ring())
 
 

@@ -205,7 +205,8 @@ def test_classifier_for_trains_a_convnet_once_and_caches_it(digits, tmp_path, mo
     monkeypatch.setattr(metrics, "CLASSIFIER_RECIPE", {"steps": 60, "batch_size": 64, "lr": 1e-3, "seed": 0})
     classifier = metrics.classifier_for(stand_in)
     assert isinstance(classifier.body[0], torch.nn.Conv2d) and classifier.feature_dim == 128
-    assert (tmp_path / "mnist_classifier.pt").exists()
+    cached = list(tmp_path.glob("mnist_*_classifier.pt"))
+    assert len(cached) == 1
     assert metrics.classifier_accuracy(classifier, stand_in.test) > 0.5
     monkeypatch.setattr(metrics, "_CLASSIFIERS", {})  # a new session: loads the cached file, no training
     monkeypatch.setattr(metrics, "train_classifier", None)
@@ -214,3 +215,23 @@ def test_classifier_for_trains_a_convnet_once_and_caches_it(digits, tmp_path, mo
         assert torch.equal(a, b)
     scores = metrics.image_quality(stand_in.test.x[:100], stand_in)
     assert scores["fd"] == pytest.approx(scores["fd_floor"]) and scores["n"] == 100
+
+    # Other images with the same name and shape (a subset here) never reuse that classifier.
+    subset = data.ImageDataset("mnist", data.Split(stand_in.train.x[:500], stand_in.train.y[:500]), stand_in.test, 10)
+    trained = []
+    monkeypatch.setattr(metrics, "train_classifier", lambda dataset, **recipe: trained.append(dataset) or classifier)
+    metrics.classifier_for(subset)
+    assert trained == [subset], "a classifier cached for other data was reused"
+    assert len(list(tmp_path.glob("mnist_*_classifier.pt"))) == 2
+
+
+def test_image_quality_takes_your_own_feature_extractor(digits):
+    features = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16))
+    torch.manual_seed(0)
+    scores = metrics.image_quality(digits.test.x[:200], digits, classifier=features)
+    assert scores["fd"] == pytest.approx(scores["fd_floor"])
+    assert scores["classes"] is None and scores["kl"] is None and scores["counts"] is None
+    own = metrics.image_quality(torch.zeros(200, 1, 8, 8), digits, classifier=features)
+    assert own["fd"] > scores["fd"]
+    with pytest.raises(TypeError, match="callable mapping images to features"):
+        metrics.image_quality(digits.test.x[:200], digits, classifier="resnet")

@@ -110,6 +110,17 @@ def test_evaluating_sets_eval_and_no_grad_then_restores():
     assert torch.is_grad_enabled()
 
 
+def test_evaluating_restores_each_submodules_own_mode():
+    """A training net holding a frozen part in eval mode (a LatentGAN's autoencoder)."""
+    frozen = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5)).eval()
+    net = nn.Sequential(nn.Linear(2, 2), frozen, nn.Dropout(0.5))
+    assert net.training and not frozen.training and not frozen[1].training
+    with aegan_lib.evaluating(net):
+        assert not any(module.training for module in net.modules())
+    assert net.training and net[2].training
+    assert not frozen.training and not frozen[1].training, "the frozen part must stay in eval mode"
+
+
 def test_evaluating_restores_after_an_exception():
     net = nn.Linear(2, 2)
     with pytest.raises(RuntimeError, match="boom"):

@@ -15,13 +15,14 @@ from torch import Tensor, nn
 
 from .. import nets
 from ..data import GaussianMixture2D, ImageDataset, Split
+from .ae import AE
 from .aegan import AEGAN
 from .base import Algorithm
 from .bigan import BiGAN, JointDiscriminator
 from .gan import GAN
 from .latent_gan import LatentGAN
 
-METHODS = ("gan", "latent_gan", "aegan", "bigan")
+METHODS = ("ae", "gan", "latent_gan", "aegan", "bigan")
 
 # Network sizes per kind of data. "points": 2D mixtures; "small_images": 8×8 digits (MLPs);
 # "images": 28×28 and up (the convnets of aegan_lib.nets; `hidden` only sizes the MLP parts).
@@ -41,6 +42,7 @@ NET_DEFAULTS = {
 
 # Constructor defaults per method (keyword arguments of the class), for every kind of data.
 METHOD_DEFAULTS = {
+    "ae": {"lr": 1e-3, "reconstruction": "mse", "noise_std": 0.0},
     "gan": {"betas": (0.5, 0.999), "loss": "nonsaturating", "lr_schedule": "constant"},
     "latent_gan": {"pretrain_steps": 2000, "lr_ae": 1e-3, "lr_g": 2e-4, "lr_d": 2e-4,
                    "betas": (0.5, 0.999), "loss": "nonsaturating", "lr_schedule": "constant"},
@@ -75,7 +77,8 @@ GAN_POINTS_RECIPE = {"hidden": (256, 256, 256), "batch_size": 256, "lr": 1e-3, "
 # Whether make("aegan", ...) builds a latent discriminator when none is passed.
 AEGAN_LATENT_CRITIC = True
 
-NET_NAMES = {"gan": ("generator", "discriminator"),
+NET_NAMES = {"ae": ("encoder", "decoder"),
+             "gan": ("generator", "discriminator"),
              "latent_gan": ("encoder", "decoder", "generator", "discriminator"),
              "aegan": ("encoder", "generator", "discriminator", "latent_discriminator"),
              "bigan": ("encoder", "generator", "discriminator")}
@@ -84,6 +87,15 @@ SIZE_KEYS = ("latent_dim", "noise_dim", "hidden", "generator_hidden", "discrimin
 # Overrides that are neither sizes nor constructor arguments: fit's default batch size, and
 # whether 2D nets work in standardised units (`nets.standardizing`).
 RUN_KEYS = ("batch_size", "standardize")
+# The network sizes each method's nets read: any other size override would do nothing.
+USED_SIZES = {
+    "ae": ("latent_dim", "hidden", "encoder_hidden", "generator_hidden"),
+    "gan": ("latent_dim", "hidden", "generator_hidden", "discriminator_hidden"),
+    "latent_gan": SIZE_KEYS,
+    "aegan": ("latent_dim", "hidden", "generator_hidden", "discriminator_hidden", "encoder_hidden",
+              "latent_discriminator_hidden"),
+    "bigan": ("latent_dim", "hidden", "generator_hidden", "discriminator_hidden", "encoder_hidden"),
+}
 
 
 def data_kind(data) -> tuple[str, tuple[int, ...], torch.device]:
@@ -119,7 +131,7 @@ def data_scale(data) -> tuple[Tensor, Tensor]:
 
 
 def make(method: str, data, **overrides) -> Algorithm:
-    """Build `method` ("gan", "latent_gan", "aegan" or "bigan") with default nets sized from `data`.
+    """Build `method` ("ae", "gan", "latent_gan", "aegan" or "bigan") with default nets sized from `data`.
 
     The nets are created on the data's device (seed first with `aegan_lib.seed_everything` for
     reproducible weights). `overrides` are either constructor keyword arguments of the class
@@ -130,7 +142,10 @@ def make(method: str, data, **overrides) -> Algorithm:
     "aegan", `latent_discriminator=None` switches the latent critic off.
 
     "gan" on 2D points follows `GAN_POINTS_RECIPE` (chapter 2's search); its levers are
-    overrides too: `make("gan", data.grid(), pack=2, r1_weight=0.0, ema=0.999)`.
+    overrides too: `make("gan", data.grid(), pack=2, r1_weight=0.0, ema=0.999)`. Other vectors
+    (a table of D features) get the same recipe with a code of max(2, min(32, D // 2)) numbers
+    and batches no larger than the table. An override the method does not use (`noise_dim` for
+    "gan", `encoder_hidden` for "gan") is an error, not silently ignored.
 
     Example: `algo = make("aegan", data.grid(), reconstruction_weight=0.5); fit(algo, data.grid(), steps=5000)`.
 
@@ -142,6 +157,11 @@ def make(method: str, data, **overrides) -> Algorithm:
     sizes = dict(NET_DEFAULTS[kind])
     kwargs = dict(METHOD_DEFAULTS[method])
     run = {"batch_size": None, "standardize": False}
+    if kind == "points" and shape != (2,):
+        # A table of D features: a code that fits D (not the mixtures' 2-d one); the rest of
+        # the recipe (standardised MLPs, Adam 1e-3 decayed to 0) is chapter 2's, not searched
+        # for D != 2.
+        sizes["latent_dim"] = sizes["noise_dim"] = max(2, min(32, shape[0] // 2))
     if method in ("gan", "aegan", "bigan"):
         kwargs["lr_g"] = kwargs["lr_d"] = KIND_DEFAULTS[kind]["lr"]
     if method == "aegan":
@@ -155,19 +175,26 @@ def make(method: str, data, **overrides) -> Algorithm:
         for name in SIZE_KEYS:
             if name.endswith("_hidden"):
                 sizes[name] = recipe["hidden"]
-        rates = ("lr_ae", "lr_g", "lr_d") if method == "latent_gan" else ("lr_g", "lr_d")
+        rates = {"latent_gan": ("lr_ae", "lr_g", "lr_d"), "ae": ("lr",)}.get(method, ("lr_g", "lr_d"))
         kwargs.update({rate: recipe["lr"] for rate in rates})
-        kwargs.update(betas=recipe["betas"], lr_schedule=recipe["lr_schedule"])
+        if method != "ae":
+            kwargs.update(betas=recipe["betas"], lr_schedule=recipe["lr_schedule"])
         if method == "gan":
             kwargs.update(r1_weight=recipe["r1_weight"], ema=recipe["ema"], pack=recipe["pack"])
-        run.update(batch_size=recipe["batch_size"], standardize=recipe["standardize"])
+        rows = _rows(data)
+        batch = recipe["batch_size"] if rows is None else min(recipe["batch_size"], rows)
+        run.update(batch_size=batch, standardize=recipe["standardize"])
     given_nets: dict[str, nn.Module | None] = {}
-    allowed = set(SIZE_KEYS) | set(kwargs) | set(NET_NAMES[method]) | set(RUN_KEYS)
+    ineffective = sorted(set(overrides) & (set(SIZE_KEYS) - set(USED_SIZES[method])))
+    if ineffective:
+        raise ValueError(f"make({method!r}) got {ineffective}, which {method!r} does not use (its nets read "
+                         f"{list(USED_SIZES[method])}); leave them out")
+    allowed = set(USED_SIZES[method]) | set(kwargs) | set(NET_NAMES[method]) | set(RUN_KEYS)
     unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise ValueError(f"make({method!r}) got unknown overrides {unknown}; expected constructor arguments "
-                         f"{sorted(kwargs)}, network sizes {list(SIZE_KEYS)}, run settings {list(RUN_KEYS)} "
-                         f"or nets {list(NET_NAMES[method])}")
+                         f"{sorted(kwargs)}, network sizes {list(USED_SIZES[method])}, run settings "
+                         f"{list(RUN_KEYS)} or nets {list(NET_NAMES[method])}")
     if "standardize" in overrides and kind != "points":
         raise ValueError(f"standardize applies to vectors (e.g. 2D points); got {kind} data")
     for key, value in overrides.items():
@@ -205,6 +232,11 @@ def make(method: str, data, **overrides) -> Algorithm:
     def writing(built: nn.Module) -> nn.Module:  # a net whose output is data
         return nets.standardizing(built, *scale, role="generator") if scale is not None else built
 
+    if method == "ae":
+        encoder = net("encoder", lambda: reading(nets.encoder(shape, latent_dim, sizes["encoder_hidden"])))
+        output = "logits" if kwargs["reconstruction"] == "bce" else None
+        decoder = net("decoder", lambda: writing(nets.decoder(latent_dim, shape, sizes["generator_hidden"], output)))
+        return _with_batch_size(AE(encoder, decoder, **kwargs), run["batch_size"])
     if method == "gan":
         pack = kwargs["pack"]
         packed_shape = (pack * shape[0], *shape[1:])  # D scores `pack` samples side by side
@@ -248,6 +280,15 @@ def make(method: str, data, **overrides) -> Algorithm:
                                                                     sizes["latent_discriminator_hidden"]))
     return _with_batch_size(LatentGAN(encoder, decoder, generator, discriminator, latent_dim, noise_dim, **kwargs),
                             run["batch_size"])
+
+
+def _rows(data) -> int | None:
+    """The number of training rows of a tensor or split (None for an endless mixture)."""
+    if isinstance(data, Split):
+        return len(data.x)
+    if isinstance(data, Tensor):
+        return len(data)
+    return None
 
 
 def _with_batch_size(algo: Algorithm, batch_size: int | None) -> Algorithm:

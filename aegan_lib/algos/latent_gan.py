@@ -9,6 +9,8 @@ Taught in: chapter 3.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor, nn
 
@@ -128,7 +130,15 @@ class LatentGAN(Algorithm):
         return self.ae.reconstruct(x)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n samples: decoder(G(z)) in eval mode; `generator` is a torch.Generator for the noise."""
+        """n samples: decoder(G(z)) in eval mode; `generator` is a torch.Generator for the noise.
+
+        Warns while the GAN has not taken a step: `fit` with steps <= pretrain_steps trains only
+        the autoencoder, and the samples then come from an untrained generator."""
+        if self.steps_done <= self.pretrain_steps:
+            warnings.warn(f"this LatentGAN has taken {self.steps_done} steps and pretrains its autoencoder for "
+                          f"{self.pretrain_steps}: its GAN is untrained, so these samples are decoded noise. "
+                          f"Fit it for more than {self.pretrain_steps} steps in total (or build it with a "
+                          "smaller pretrain_steps)", stacklevel=2)
         with evaluating(self):
             return self.decoder(self.gan.generator(self.gan.noise(n, generator)))
 
