@@ -315,13 +315,19 @@ class BatchStream:
     def next(self) -> Tensor:
         if isinstance(self.source, GaussianMixture2D):
             return self.source.sample(self.batch_size, generator=self.generator)
+        return self.source[self.next_rows()]
+
+    def next_rows(self) -> Tensor:
+        """The row indices of the next batch of a tensor (to index labels alongside the rows)."""
+        if isinstance(self.source, GaussianMixture2D):
+            raise TypeError("a mixture has no rows: call next() for fresh samples")
         if self.permutation is None or self.position + self.batch_size > len(self.source):
             order = torch.randperm(len(self.source), generator=self.generator)
             self.permutation = order.to(self.source.device)
             self.position = 0
         rows = self.permutation[self.position:self.position + self.batch_size]
         self.position += self.batch_size
-        return self.source[rows]
+        return rows
 
     def state_dict(self) -> dict:
         state = {"generator": self.generator.get_state(), "position": self.position}

@@ -106,7 +106,7 @@ def main() -> int:
                   f"({1000 / ms:6.0f} steps/s)", flush=True)
 
     with tempfile.TemporaryDirectory() as cache:
-        metrics.CACHE = Path(cache)  # never leave a stand-in classifier in ~/.cache
+        metrics.images.CACHE = Path(cache)  # never leave a stand-in classifier in ~/.cache
         start = time.perf_counter()
         classifier = metrics.classifier_for(images)
         synchronize(device)

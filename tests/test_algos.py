@@ -33,9 +33,9 @@ def test_ae_loss_equals_reconstruction_mse_by_hand():
     with torch.no_grad():
         assert losses.reconstruction_mse(ae.decoder(ae.encoder(x)), x).item() == pytest.approx(4.25)
     out = ae.step(x)
-    assert set(out) == {"loss"}
-    assert out["loss"].item() == pytest.approx(4.25)  # the loss before the update
-    assert not out["loss"].requires_grad
+    assert set(out) == {"reconstruction"}
+    assert out["reconstruction"].item() == pytest.approx(4.25)  # the loss before the update
+    assert not out["reconstruction"].requires_grad
     assert not torch.equal(ae.encoder.weight, torch.tensor([[1.0, 0.0]]))  # and it did update
 
 
@@ -48,7 +48,7 @@ def test_ae_one_step_reduces_the_loss_on_a_fixed_batch(make_ae, digits_data):
             return losses.reconstruction_mse(ae.decoder(ae.encoder(x)), x).item()
 
     before = loss_now()
-    assert ae.step(x)["loss"].item() == pytest.approx(before, rel=1e-6)
+    assert ae.step(x)["reconstruction"].item() == pytest.approx(before, rel=1e-6)
     assert loss_now() < before
 
 
@@ -61,14 +61,14 @@ def test_ae_bce_needs_a_logits_decoder():
     x = torch.rand(8, 1, 8, 8) * 2 - 1
     with torch.no_grad():
         expected = losses.reconstruction_bce(ae.decoder(ae.encoder(x)), x)
-    assert ae.step(x)["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+    assert ae.step(x)["reconstruction"].item() == pytest.approx(expected.item(), rel=1e-6)
     decoded = ae.decode(torch.randn(16, 4) * 100)  # the image the logits stand for: tanh(a / 2)
     assert decoded.abs().max() <= 1.0
 
 
 def test_ae_latent_mismatch_is_a_clear_error():
     ae = algos.AE(nets.encoder((2,), 4, hidden=(8,)), nets.decoder(3, (2,), hidden=(8,)))
-    with pytest.raises(ValueError, match="4-dimensional codes but the decoder takes 3"):
+    with pytest.raises(ValueError, match="encoder outputs 4-dimensional codes but latent_dim=3"):
         ae.step(torch.randn(8, 2))
 
 
@@ -95,7 +95,7 @@ def test_denoising_ae_corrupts_the_input_and_scores_against_the_clean_data(make_
     x = torch.randn(256, 2)
     seen = []
     ae.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
-    loss = ae.step(x)["loss"]
+    loss = ae.step(x)["reconstruction"]
     corrupted = seen[0]
     if noise_std == 0:
         assert torch.equal(corrupted, x)

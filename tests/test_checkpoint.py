@@ -182,23 +182,27 @@ def test_process_killed_mid_save_leaves_the_previous_checkpoint(tmp_path, make_a
 
 
 class InterruptedAE(AE):
-    """An AE interrupted inside its step number `interrupt_at` (1-based, counted per object).
+    """An AE interrupted inside its step number `interrupt_at` (1-based, counted per object),
+    after its optimizer has updated the weights and before the step returns to `fit`.
 
-    `how="raise"`: KeyboardInterrupt raised inside the step, as when the interrupt cannot be
-    deferred (fit not in the main thread). `how="signal"`: the process sends itself SIGINT, which
-    is what Ctrl-C, Jupyter's and Colab's stop buttons do.
+    `how="raise"`: KeyboardInterrupt raised there, as when the interrupt cannot be deferred
+    (fit not in the main thread). `how="signal"`: the process sends itself SIGINT, which is what
+    Ctrl-C, Jupyter's and Colab's stop buttons do; `how="two signals"`: Ctrl-C pressed twice.
     """
 
     interrupt_at: int | None = None
     how: str = "raise"
 
     def step(self, x):
+        losses = super().step(x)
         self.calls = getattr(self, "calls", 0) + 1
         if self.calls == self.interrupt_at:
             if self.how == "raise":
                 raise KeyboardInterrupt
             os.kill(os.getpid(), signal.SIGINT)
-        return super().step(x)
+            if self.how == "two signals":
+                os.kill(os.getpid(), signal.SIGINT)
+        return losses
 
 
 def _interrupted_ae(seed, interrupt_at, how="raise"):
@@ -233,6 +237,21 @@ def test_keyboard_interrupt_without_a_checkpoint_just_reraises(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="needs POSIX signals")
+def test_a_second_ctrl_c_inside_a_step_never_saves_the_half_step(checkpoint_path, assert_same):
+    """The weights were updated in step 13 but fit never counted it: saving that state as step
+    12 or 13 would resume wrongly, so the checkpoint of step 10 stays."""
+    ae = _interrupted_ae(seed=0, interrupt_at=13, how="two signals")
+    with pytest.raises(KeyboardInterrupt):
+        _fit(ae, checkpoint_path, steps=20, log_every=5, checkpoint_every=5)
+    assert ckpt.load(checkpoint_path)["step"] == 10
+    resumed = _interrupted_ae(seed=1, interrupt_at=None)
+    _fit(resumed, checkpoint_path, steps=20, log_every=5, checkpoint_every=5)
+    clean = _interrupted_ae(seed=0, interrupt_at=None)
+    _fit(clean, None, steps=20, log_every=5, checkpoint_every=5)
+    assert_same(resumed.state_dict(), clean.state_dict())
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="needs POSIX signals")
 def test_ctrl_c_inside_a_step_stops_after_it_and_resumes_bit_exactly(checkpoint_path, assert_same):
     ae = _interrupted_ae(seed=0, interrupt_at=13, how="signal")
     with pytest.raises(KeyboardInterrupt):
@@ -246,7 +265,7 @@ def test_ctrl_c_inside_a_step_stops_after_it_and_resumes_bit_exactly(checkpoint_
     clean = _interrupted_ae(seed=0, interrupt_at=None)
     clean_history = _fit(clean, None, steps=20, log_every=5, checkpoint_every=100)
     assert_same(resumed.state_dict(), clean.state_dict())  # as if never interrupted
-    assert resumed_history["loss"][-1] == clean_history["loss"][-1]
+    assert resumed_history["reconstruction"][-1] == clean_history["reconstruction"][-1]
 
 
 

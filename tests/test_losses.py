@@ -61,9 +61,16 @@ def test_hinge_losses_by_hand():
     assert losses.hinge_g_loss(t(REAL)).item() == pytest.approx(-1 / 3)  # −E[D(G(z))]
 
 
-def test_adversarial_losses_registry():
-    assert losses.ADVERSARIAL_LOSSES["nonsaturating"] == (losses.gan_d_loss, losses.gan_g_loss)
-    assert losses.ADVERSARIAL_LOSSES["hinge"] == (losses.hinge_d_loss, losses.hinge_g_loss)
+def test_adversarial_losses_registry_maps_each_name_to_its_formulas():
+    """What a GAN built with loss="hinge" or "nonsaturating" computes, checked by value."""
+    assert set(losses.ADVERSARIAL_LOSSES) == {"nonsaturating", "hinge"}
+    d_loss, g_loss = losses.ADVERSARIAL_LOSSES["hinge"]
+    assert d_loss(t(REAL), t(FAKE)).item() == pytest.approx(2.0)
+    assert g_loss(t(REAL)).item() == pytest.approx(-1 / 3)
+    d_loss, g_loss = losses.ADVERSARIAL_LOSSES["nonsaturating"]
+    expected_d = mean(-math.log(sigmoid(r)) for r in REAL) + mean(-math.log(1 - sigmoid(f)) for f in FAKE)
+    assert d_loss(t(REAL), t(FAKE)).item() == pytest.approx(expected_d, rel=1e-12)
+    assert g_loss(t(REAL)).item() == pytest.approx(mean(-math.log(sigmoid(f)) for f in REAL), rel=1e-12)
 
 
 def _all_losses(real, fake, target):

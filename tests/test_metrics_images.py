@@ -200,16 +200,16 @@ def test_classifier_for_trains_a_convnet_once_and_caches_it(digits, tmp_path, mo
         return data.Split(torch.nn.functional.interpolate(split.x, size=16, mode="nearest"), split.y)
 
     stand_in = data.ImageDataset("mnist", upsample(digits.train), upsample(digits.test), 10)
-    monkeypatch.setattr(metrics, "CACHE", tmp_path)
-    monkeypatch.setattr(metrics, "_CLASSIFIERS", {})
-    monkeypatch.setattr(metrics, "CLASSIFIER_RECIPE", {"steps": 60, "batch_size": 64, "lr": 1e-3, "seed": 0})
+    monkeypatch.setattr(metrics.images, "CACHE", tmp_path)
+    monkeypatch.setattr(metrics.images, "_CLASSIFIERS", {})
+    monkeypatch.setattr(metrics.images, "CLASSIFIER_RECIPE", {"steps": 60, "batch_size": 64, "lr": 1e-3, "seed": 0})
     classifier = metrics.classifier_for(stand_in)
     assert isinstance(classifier.body[0], torch.nn.Conv2d) and classifier.feature_dim == 128
     cached = list(tmp_path.glob("mnist_*_classifier.pt"))
     assert len(cached) == 1
     assert metrics.classifier_accuracy(classifier, stand_in.test) > 0.5
-    monkeypatch.setattr(metrics, "_CLASSIFIERS", {})  # a new session: loads the cached file, no training
-    monkeypatch.setattr(metrics, "train_classifier", None)
+    monkeypatch.setattr(metrics.images, "_CLASSIFIERS", {})  # a new session: loads the cached file, no training
+    monkeypatch.setattr(metrics.images, "train_classifier", None)
     reloaded = metrics.classifier_for(stand_in)
     for a, b in zip(classifier.state_dict().values(), reloaded.state_dict().values()):
         assert torch.equal(a, b)
@@ -219,7 +219,7 @@ def test_classifier_for_trains_a_convnet_once_and_caches_it(digits, tmp_path, mo
     # Other images with the same name and shape (a subset here) never reuse that classifier.
     subset = data.ImageDataset("mnist", data.Split(stand_in.train.x[:500], stand_in.train.y[:500]), stand_in.test, 10)
     trained = []
-    monkeypatch.setattr(metrics, "train_classifier", lambda dataset, **recipe: trained.append(dataset) or classifier)
+    monkeypatch.setattr(metrics.images, "train_classifier", lambda dataset, **recipe: trained.append(dataset) or classifier)
     metrics.classifier_for(subset)
     assert trained == [subset], "a classifier cached for other data was reused"
     assert len(list(tmp_path.glob("mnist_*_classifier.pt"))) == 2

@@ -71,16 +71,26 @@ def test_bad_latent_dim():
         nets.decoder(-1, (2,))
 
 
-def test_no_batchnorm_with_a_big_eps_anywhere():
+def _big_eps_norms(net: nn.Module) -> list[nn.Module]:
+    """BatchNorm layers whose eps is a momentum-sized number (the `BatchNorm2d(c, 0.8)` bug)."""
+    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._NormBase) and m.eps > 1e-3]
+
+
+def test_the_big_eps_check_catches_the_bug():
+    assert _big_eps_norms(nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8, 0.8)))
+    assert not _big_eps_norms(nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8, momentum=0.8)))
+
+
+def test_library_nets_have_no_batchnorm_and_so_no_big_eps():
+    """The library's nets use no BatchNorm (a GAN's D sees real and fake batches separately, and
+    a 2D MLP does not need it); if one is added, its eps must still be a small number."""
     built = []
     for shape in SHAPES + [(3, 32, 32)]:
         built += [nets.encoder(shape, 4), nets.decoder(4, shape), nets.discriminator(shape)]
     built += [algos.AE(nets.encoder((2,), 2), nets.decoder(2, (2,))),
               algos.GAN(nets.generator(2, (2,)), nets.discriminator((2,)), 2)]
-    for net in built:
-        for module in net.modules():
-            if isinstance(module, nn.modules.batchnorm._NormBase):
-                assert module.eps <= 1e-3, f"{module} has eps={module.eps} (BatchNorm2d(c, 0.8) bug)"
+    assert not any(nets.has_batchnorm(net) for net in built)
+    assert not any(_big_eps_norms(net) for net in built)
 
 
 def test_mlp_and_helpers():

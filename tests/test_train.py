@@ -46,7 +46,7 @@ def test_history_rows_average_each_log_interval():
 
 def test_fit_returns_the_algorithms_loss_keys(make_ae, make_gan, ring_data):
     ae_history = aegan_lib.fit(make_ae(), ring_data, steps=4, batch_size=8, log_every=2, **QUIET)
-    assert set(ae_history) == {"step", "loss"} and ae_history["step"] == [2, 4]
+    assert set(ae_history) == {"step", "reconstruction"} and ae_history["step"] == [2, 4]
     gan_history = aegan_lib.fit(make_gan(), ring_data, steps=3, batch_size=8, log_every=1, **QUIET)
     assert set(gan_history) == {"step", "d_loss", "g_loss", "d_real", "d_fake", "d_fake_after"}
     assert gan_history["step"] == [1, 2, 3]
@@ -182,15 +182,15 @@ def test_divergence_keeps_a_checkpoint_whose_weights_give_finite_losses(ring_dat
                       checkpoint=checkpoint_path, checkpoint_every=1, **QUIET)
     match = _NONFINITE.search(str(error.value))
     assert match, str(error.value)
-    assert match.group(1) == "loss" and int(match.group(3)) == 7 == error.value.step
+    assert match.group(1) == "reconstruction" and int(match.group(3)) == 7 == error.value.step
     # The checkpoint of step 6 holds the weights that computed the inf of step 7: step 5's is kept.
     state = ckpt.load(checkpoint_path)
     assert state["step"] == 5
     assert f"{checkpoint_path} at step 5" in str(error.value)
-    assert all(math.isfinite(v) for v in state["history"]["loss"])
+    assert all(math.isfinite(v) for v in state["history"]["reconstruction"])
     fresh = _exploding_ae(explode_at=None)
     fresh.load_state_dict(state["algorithm"])
-    assert math.isfinite(fresh.step(ring_data.sample(32))["loss"].item()), "its weights give a finite loss"
+    assert math.isfinite(fresh.step(ring_data.sample(32))["reconstruction"].item()), "its weights give a finite loss"
 
     # The advice in the message works: resume from that checkpoint with a lower learning rate.
     assert "allow_changes=['lr']" in str(error.value)
@@ -198,7 +198,7 @@ def test_divergence_keeps_a_checkpoint_whose_weights_give_finite_losses(ring_dat
     history = aegan_lib.fit(calm, ring_data, steps=30, batch_size=32, log_every=1,
                             checkpoint=checkpoint_path, allow_changes=["lr"], **QUIET)
     assert calm.calls == 25 and history["step"][-1] == 30
-    assert all(math.isfinite(v) for v in history["loss"])
+    assert all(math.isfinite(v) for v in history["reconstruction"])
     saved = ckpt.load(checkpoint_path)
     assert saved["changes"] == [{"step": 5, "changed": ["lr (checkpoint: 0.001, now: 0.0001)"]}]
     assert all(group["lr"] == 1e-4 for group in calm.optimizers["autoencoder"].param_groups)

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from .. import losses, nets
 from ..runtime import evaluating
-from .base import Algorithm, adam, check_same_shape
+from .base import Algorithm, adam, check_codes, check_same_shape
 
 RECONSTRUCTIONS = ("mse", "bce")
 
@@ -22,7 +22,7 @@ class AE(Algorithm):
         encoder: data (N, ...) → codes (N, latent_dim).
         decoder: codes → data. With `reconstruction="mse"` it ends in tanh (data in [-1, 1]);
             with `"bce"` it returns logits (build it with `output="logits"`).
-        lr: Adam learning rate.
+        lr, betas: Adam's learning rate and betas (named as in every algorithm).
         reconstruction: "mse" or "bce" (see `aegan_lib.losses`).
         noise_std: > 0 makes it a denoising autoencoder: the encoder sees x + noise_std·ε,
             the loss compares the output with the clean x.
@@ -31,7 +31,7 @@ class AE(Algorithm):
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, lr: float = 1e-3,
-                 reconstruction: str = "mse", noise_std: float = 0.0):
+                 reconstruction: str = "mse", noise_std: float = 0.0, betas=(0.9, 0.999)):
         super().__init__()
         if reconstruction not in RECONSTRUCTIONS:
             raise ValueError(f"expected reconstruction in {RECONSTRUCTIONS}; got {reconstruction!r}")
@@ -47,10 +47,10 @@ class AE(Algorithm):
                              "build it with nets.decoder(..., output='logits')")
         self.reconstruction = reconstruction
         self.noise_std = float(noise_std)
-        self.opt = adam(list(encoder.parameters()) + list(decoder.parameters()), lr=lr, betas=(0.9, 0.999))
+        self.opt = adam(list(encoder.parameters()) + list(decoder.parameters()), lr=lr, betas=betas)
         self.optimizers = {"autoencoder": self.opt}
-        self.config = {"lr": lr, "reconstruction": reconstruction, "noise_std": float(noise_std),
-                       "latent_dim": latent_dim}
+        self.config = {"lr": lr, "betas": list(betas), "reconstruction": reconstruction,
+                       "noise_std": float(noise_std), "latent_dim": latent_dim}
 
     @property
     def data_range(self):
@@ -66,13 +66,11 @@ class AE(Algorithm):
         corrupted = x + self.noise_std * torch.randn_like(x) if self.noise_std > 0 else x
         self.opt.zero_grad(set_to_none=True)
         code = self.encoder(corrupted)
-        if self.config["latent_dim"] not in (None, code.shape[1]):
-            raise ValueError(f"the encoder outputs {code.shape[1]}-dimensional codes but the decoder "
-                             f"takes {self.config['latent_dim']}; build both with the same latent_dim")
+        check_codes(code, self.config["latent_dim"])
         loss = self.reconstruction_loss(self.decoder(code), x)
         loss.backward()
         self.opt.step()
-        return {"loss": loss.detach()}
+        return {"reconstruction": loss.detach()}
 
     def encode(self, x: Tensor) -> Tensor:
         """Codes for x, in eval mode without gradients."""

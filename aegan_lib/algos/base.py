@@ -161,6 +161,15 @@ def check_code_size(encoder: nn.Module, latent_dim: int) -> None:
                          "build the encoder with the same latent size as the generator")
 
 
+def check_codes(codes: Tensor, latent_dim: int | None, what: str = "the encoder") -> None:
+    """Fail inside a step, with both numbers, when codes are not (N, latent_dim) (shapes are
+    known on the host: no device sync). None means the size is not known up front."""
+    if latent_dim is not None and tuple(codes.shape[1:]) != (latent_dim,):
+        size = f"{codes.shape[1]}-dimensional codes" if codes.ndim == 2 else f"codes shaped {tuple(codes.shape[1:])}"
+        raise ValueError(f"{what} outputs {size} but latent_dim={latent_dim}; build both nets with the same "
+                         "latent size (nets.encoder(data_shape, latent_dim), nets.decoder(latent_dim, data_shape))")
+
+
 def check_same_shape(produced: Tensor, target: Tensor, what: str) -> None:
     """Compare per-sample shapes (known on the host: no device sync)."""
     if produced.shape[1:] != target.shape[1:]:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from .. import nets
 from ..runtime import evaluating
 from .ae import AE
-from .base import Algorithm, check_latent_dim
+from .base import Algorithm, check_codes, check_latent_dim
 from .gan import GAN
 
 
@@ -39,7 +39,7 @@ class LatentGAN(Algorithm):
             asked for, both phases (`aegan_lib.train.learning_rate_factor`).
 
     `step` returns the same keys in both phases (`fit` averages them over each logging
-    interval): "ae_loss" and the GAN's "d_loss", "g_loss", "d_real", "d_fake",
+    interval): "reconstruction" (the autoencoder's loss) and the GAN's "d_loss", "g_loss", "d_real", "d_fake",
     "d_fake_after". The phase that is not running reports 0 for its keys, so choose a
     `log_every` that divides `pretrain_steps` if you plot them (no logged row then mixes phases).
 
@@ -103,19 +103,17 @@ class LatentGAN(Algorithm):
         zero = torch.zeros((), device=x.device)
         if self.pretraining:
             # Phase 1 — train the autoencoder on reconstruction (algos.AE's step: encoder + decoder).
-            ae_loss = self.ae.step(x)["loss"]
+            reconstruction = self.ae.step(x)["reconstruction"]
             gan_stats = dict.fromkeys(("d_loss", "g_loss", "d_real", "d_fake", "d_fake_after"), zero)
         else:
             # Phase 2 — the frozen encoder turns the batch into codes: the GAN's "real data".
             codes = self.ae.encode(x)  # eval mode, no_grad: the autoencoder never moves again
-            if codes.shape[1:] != (self.latent_dim,):  # shapes are known on the host: no sync
-                raise ValueError(f"the encoder outputs shape {tuple(codes.shape[1:])} per sample but "
-                                 f"latent_dim={self.latent_dim}; build it as nets.encoder(data_shape, latent_dim)")
+            check_codes(codes, self.latent_dim)
             # Part 1 — train D on real and fake codes; Part 2 — train G (algos.GAN's step).
             gan_stats = self.gan.step(codes)
-            ae_loss = zero
+            reconstruction = zero
         self.steps_done += 1
-        return {"ae_loss": ae_loss, **gan_stats}
+        return {"reconstruction": reconstruction, **gan_stats}
 
     def encode(self, x: Tensor) -> Tensor:
         """Codes for x (eval mode, no gradients)."""

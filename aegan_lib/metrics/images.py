@@ -1,18 +1,14 @@
-"""Sample-quality metrics.
+"""Sample quality for images (digits, MNIST) from a small classifier trained on the real data.
 
-2D mixtures: `mode_coverage`, the VEEGAN/PacGAN protocol (modes covered, high-quality
-fraction, KL of the nearest-mode histogram to uniform).
+`image_quality` scores samples with the features of `classifier_for(dataset)`: a Fréchet
+distance (`frechet_distance`, printed beside its real-vs-real floor), improved precision and
+recall (`precision_recall`), classes covered and KL(p̂(y) ‖ uniform) of the predicted labels.
 
-Images (digits, MNIST): `image_quality`, from a small classifier trained once on the real
-training split (`classifier_for`): a Fréchet distance of its features (`frechet_distance`),
-improved precision/recall (`precision_recall`), classes covered and KL(p̂(y) ‖ uniform).
-
-Taught in: chapter 2, "Measuring mode collapse"; chapter 3, "Measuring image quality".
+Taught in: chapter 3, "Measuring image quality".
 """
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -20,148 +16,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import data as datasets
-from . import nets
-from .data import GaussianMixture2D, ImageDataset
-from .runtime import evaluating
+from .. import data as datasets
+from .. import nets
+from ..data import ImageDataset
+from ..runtime import evaluating
+from .points import kl_to_uniform
 
-
-def kl_to_uniform(counts: Tensor) -> float:
-    """KL(p̂ ‖ uniform) = Σ_k p̂_k log(K p̂_k) of a histogram of counts over K bins, in nats.
-
-    0 when the counts are equal, log K when one bin holds everything; empty bins add 0.
-    Used for the nearest-mode histogram (`mode_coverage`) and the predicted classes (`image_quality`).
-
-    Taught in: chapter 2, "Measuring mode collapse"; chapter 3, "Measuring image quality".
-    """
-    p = counts.double() / counts.sum()
-    kl = float(torch.where(p > 0, p * torch.log(p * len(p)), torch.zeros_like(p)).sum())
-    return max(kl, 0.0)  # rounding can give -1e-17 for a uniform histogram
-
-
-def mode_coverage(samples: Tensor, mixture: GaussianMixture2D, threshold_stds: float = 3.0) -> dict:
-    """Score 2D samples against the mixture they should come from.
-
-    Each sample is assigned its nearest mode mean. It is *high quality* when that distance is
-    at most `threshold_stds`·σ. A mode is *covered* when it is the nearest mode of at least one
-    high-quality sample. KL is KL(p̂ ‖ uniform) of the nearest-mode histogram of all samples,
-    Σ_k p̂_k log(K p̂_k): 0 when samples spread evenly, log K when all sit at one mode.
-
-    `kl_high_quality` is the same KL over the high-quality samples only: the "reverse KL"
-    column of PacGAN's tables (Lin et al. 2018), which ignores samples between the modes.
-
-    True samples score every mode and ≈ 98.9% high quality (1 − e^(−4.5) for a 2D Gaussian
-    within 3σ); the protocol draws 2500 samples.
-
-    Returns:
-        {"modes": int, "high_quality": float in [0, 1], "kl": float, "kl_high_quality": float
-        (nan without high-quality samples), "counts": list[int]}.
-    """
-    if not isinstance(mixture, GaussianMixture2D):
-        raise TypeError(f"expected a GaussianMixture2D (data.ring() or data.grid()); got {type(mixture).__name__}")
-    if samples.ndim != 2 or samples.shape[1] != 2 or len(samples) == 0:
-        raise ValueError(f"expected samples shaped (n, 2) with n > 0; got {tuple(samples.shape)}")
-    samples = samples.detach().to(device=mixture.device, dtype=torch.float32)
-    if not torch.isfinite(samples).all():
-        raise ValueError("samples contain NaN or Inf; the generator diverged")
-    distances = torch.cdist(samples, mixture.means)
-    nearest_distance, nearest = distances.min(dim=1)
-    high_quality = nearest_distance <= threshold_stds * mixture.std
-    modes = len(mixture.means)
-    covered = torch.unique(nearest[high_quality])
-    counts = torch.bincount(nearest, minlength=modes)
-    high_quality_counts = torch.bincount(nearest[high_quality], minlength=modes)
-    return {
-        "modes": int(len(covered)),
-        "high_quality": float(high_quality.float().mean()),
-        "kl": kl_to_uniform(counts),
-        "kl_high_quality": kl_to_uniform(high_quality_counts) if len(covered) else float("nan"),
-        "counts": [int(c) for c in counts.tolist()],
-    }
-
-
-class TrainingTrace:
-    """A `fit` callback that follows a 2D GAN: mode coverage along training, and snapshots.
-
-    Every call (every `callback_every` steps of `fit`) scores `samples` generator samples
-    drawn with a noise stream seeded by the step (so measuring never moves training's own
-    random streams); at the steps in `snapshot_steps` it also keeps G(fixed_noise). Call
-    `trace.snapshot(algo, 0)` before training for the starting picture. `state_dict()` is
-    tensors and lists only: save it with `torch.save`, load with `weights_only=True`.
-
-    Taught in: chapter 2, "A GAN that converges".
-    """
-
-    def __init__(self, mixture: GaussianMixture2D, fixed_noise: Tensor, snapshot_steps=(), samples: int = 2500):
-        self.mixture, self.fixed_noise, self.samples = mixture, fixed_noise, samples
-        self.snapshot_steps = set(snapshot_steps)
-        self.curve: dict[str, list] = {"step": [], "modes": [], "high_quality": [], "kl": []}
-        self.snapshots: dict[int, Tensor] = {}
-
-    def snapshot(self, algo, step: int) -> None:
-        net = algo.generator_ema if getattr(algo, "generator_ema", None) is not None else algo.generator
-        with evaluating(net):
-            self.snapshots[step] = net(self.fixed_noise).detach().cpu()
-
-    def __call__(self, algo, step: int) -> None:
-        noise_stream = torch.Generator(device=algo.device).manual_seed(10_000 + step)
-        scores = mode_coverage(algo.sample(self.samples, generator=noise_stream), self.mixture)
-        for key in ("modes", "high_quality", "kl"):
-            self.curve[key].append(scores[key])
-        self.curve["step"].append(step)
-        if step in self.snapshot_steps:
-            self.snapshot(algo, step)
-
-    def state_dict(self) -> dict:
-        return {"curve": self.curve, "snapshots": {str(k): v for k, v in self.snapshots.items()}}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.curve = {key: list(values) for key, values in state["curve"].items()}
-        self.snapshots = {int(k): v for k, v in state["snapshots"].items()}
-
-
-def sanity_scores(mixture: GaussianMixture2D, seeds=range(10), samples: int = 2500) -> dict:
-    """What `mode_coverage` gives three reference "generators", averaged over seeds.
-
-    - "real": samples of the mixture itself (the ceiling);
-    - "uniform": uniform noise over the means' bounding box widened by 3σ;
-    - "blurred": real samples plus N(0, (3σ)²) noise.
-
-    Uniform noise "covers" most grid modes by chance at a few percent HQ; blurred data covers
-    every mode at ~36% HQ. Print them beside any 2D table: they show what the mode count alone
-    cannot separate. Returns {name: {"modes", "high_quality", "kl", "kl_high_quality"}} (means).
-
-    Taught in: chapter 2, "Ten held-out seeds, sanity rows and published numbers".
-    """
-    means = mixture.means.cpu()
-    low, high = means.min(0).values - 3 * mixture.std, means.max(0).values + 3 * mixture.std
-    rows: dict[str, list[dict]] = {"real": [], "uniform": [], "blurred": []}
-    for seed in seeds:
-        stream = torch.Generator().manual_seed(seed)
-        real = mixture.to("cpu").sample(samples, generator=stream)
-        uniform = low + (high - low) * torch.rand(samples, 2, generator=stream)
-        blurred = real + 3 * mixture.std * torch.randn(samples, 2, generator=stream)
-        for name, points in (("real", real), ("uniform", uniform), ("blurred", blurred)):
-            rows[name].append(mode_coverage(points, mixture))
-    keys = ("modes", "high_quality", "kl", "kl_high_quality")
-    return {name: {key: round(sum(float(r[key]) for r in scores) / len(scores), 4) for key in keys}
-            for name, scores in rows.items()}
-
-
-def true_sample_quality() -> float:
-    """The expected high-quality fraction of real samples: P(‖ε‖ ≤ 3σ) = 1 − e^(−4.5) in 2D."""
-    return 1.0 - math.exp(-4.5)
-
-
-# ============================================================================ images
-# Offline image-quality metrics for digits and MNIST. A small classifier, trained once on the
-# dataset's training split, supplies penultimate-layer features (for a Fréchet distance and
-# improved precision/recall) and predicted labels (for classes covered and KL to uniform).
-# Taught in: chapter 3, "Measuring image quality".
 
 CLASSIFIER_FORMAT = 1
 #: The digits classifier ships with the package, so Fréchet distances agree on every machine.
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 CACHE = Path(os.path.expanduser("~/.cache/aegan_lib"))
 #: Training recipe of the classifiers (fixed: the same recipe gives the same net on one machine).
 CLASSIFIER_RECIPE = {"steps": 2000, "batch_size": 128, "lr": 1e-3, "seed": 0}
@@ -183,7 +47,7 @@ class Classifier(nn.Module):
             raise ValueError(f"expected image_shape (channels, height, width); got {image_shape!r}")
         channels, height, width = shape
         self.image_shape, self.num_classes = shape, int(num_classes)
-        if height >= 16 and height % 4 == 0 and width % 4 == 0:
+        if nets.uses_convnets(shape):  # the same rule as the generators and critics
             self.feature_dim = 128
             self.body = nn.Sequential(
                 nn.Conv2d(channels, 32, 3, stride=2, padding=1), nn.ReLU(),
@@ -227,13 +91,9 @@ def train_classifier(dataset: ImageDataset, steps: int = CLASSIFIER_RECIPE["step
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     images, labels = dataset.train.x.to(device), dataset.train.y.to(device)
-    order = torch.Generator().manual_seed(seed)
-    permutation, position = None, len(images)
+    batches = datasets.BatchStream(images, batch_size, seed=seed)  # the batch order `fit` uses
     for _ in range(steps):
-        if position + batch_size > len(images):
-            permutation, position = torch.randperm(len(images), generator=order).to(device), 0
-        rows = permutation[position:position + batch_size]
-        position += batch_size
+        rows = batches.next_rows()
         loss = F.cross_entropy(model(images[rows]), labels[rows])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -258,7 +118,7 @@ def save_classifier(classifier: Classifier, path: str | os.PathLike, dataset: Im
 
     Taught in: chapter 3, "Measuring image quality".
     """
-    from .checkpoint import save_atomic
+    from ..checkpoint import save_atomic
 
     save_atomic({
         "format": CLASSIFIER_FORMAT, "dataset": dataset.name, "data": _fingerprint(dataset),
