@@ -31,6 +31,12 @@ import torch
 
 from . import __version__
 
+__all__ = [
+    "FORMAT_VERSION", "CheckpointError", "previous_path", "save_atomic", "save", "verify", "load",
+    "versions", "rng_state", "set_rng_state", "config_differences"
+]
+
+
 FORMAT_VERSION = 2
 _HEADER = re.compile(rb"aegan_lib checkpoint format (\d+) sha256 ([0-9a-f]{64}) bytes (\d+)\n")
 _HEADER_MAX = 160  # bytes: the header line is about 110
@@ -169,6 +175,7 @@ def load(path: str | os.PathLike, map_location=None) -> dict:
 
 
 def versions() -> dict:
+    """The aegan_lib and torch versions a checkpoint was written with (kept for the record)."""
     # str(): torch.__version__ is a TorchVersion object, which weights_only=True refuses to load.
     return {"aegan_lib": __version__, "torch": str(torch.__version__)}
 

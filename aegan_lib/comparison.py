@@ -22,6 +22,9 @@ from pathlib import Path
 
 from . import stats
 
+__all__ = ["ASSETS", "BUDGETS", "Comparison", "load"]
+
+
 ASSETS = Path(__file__).parent / "assets"
 BUDGETS = ("steps", "time")
 

@@ -19,6 +19,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+__all__ = [
+    "DATASETS", "Split", "ImageDataset", "digits", "mnist", "fashion_mnist", "GaussianMixture2D",
+    "ring", "grid", "load", "check_finite", "check_range", "as_training_data", "training_tensor",
+    "describe", "BatchStream"
+]
+
+
 DATASETS = ("digits", "ring", "grid", "mnist", "fashion_mnist")
 
 

@@ -39,6 +39,13 @@ from .data import GaussianMixture2D
 from .nets import Rescale
 
 
+__all__ = [
+    "EnsembleLinear", "EnsembleBatchNorm", "Maxout", "ToMembers", "FromMembers", "ensemble_mlp",
+    "StackedMixtures", "gan", "EnsembleJointDiscriminator", "JOINT_SWITCHES", "joint",
+    "member_samples"
+]
+
+
 class EnsembleLinear(nn.Module):
     """S independent linear layers: (S, n, in) → (S, n, out), one batched matmul.
 

@@ -13,6 +13,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+__all__ = [
+    "reconstruction_mse", "reconstruction_bce", "gan_d_loss", "gan_g_loss", "gan_g_loss_saturating",
+    "hinge_d_loss", "hinge_g_loss", "r1_penalty", "ADVERSARIAL_LOSSES"
+]
+
+
 def _same_shape(a: Tensor, b: Tensor, what: str) -> None:
     if a.shape != b.shape:
         raise ValueError(f"{what}: expected matching shapes; got {tuple(a.shape)} and {tuple(b.shape)}")

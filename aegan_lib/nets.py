@@ -15,6 +15,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+__all__ = [
+    "OUTPUTS", "mlp", "uses_convnets", "encoder", "decoder", "generator", "discriminator",
+    "Rescale", "standardizing", "input_features", "output_features", "has_batchnorm", "device_of",
+    "output_range", "count_parameters", "fingerprint"
+]
+
+
 OUTPUTS = ("tanh", "linear", "logits")
 
 

@@ -15,6 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+__all__ = ["PROFILES", "seed_everything", "pick_device", "resolve_profile", "evaluating"]
+
+
 PROFILES = ("quick", "full")
 
 

@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+__all__ = ["RESAMPLES", "bootstrap_ci", "summarize", "paired_differences", "excludes_zero"]
+
+
 #: Resamples per interval: the interval's ends move by well under 1% of its width between calls.
 RESAMPLES = 10_000
 

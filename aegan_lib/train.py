@@ -22,6 +22,9 @@ from . import nets
 from .algos.base import LR_SCHEDULES, Algorithm
 
 
+__all__ = ["NonFiniteLossError", "learning_rate_factor", "run_config", "fit"]
+
+
 class NonFiniteLossError(FloatingPointError):
     """A loss (or, before a checkpoint, a parameter) became NaN or Inf.
 

@@ -15,6 +15,12 @@ import torch
 from torch import Tensor
 
 
+__all__ = [
+    "image_grid", "reconstructions", "loss_curves", "latent_scatter", "samples_2d",
+    "samples_over_training", "image_rows", "decoded_grid"
+]
+
+
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), facecolor="white", squeeze=False)
     for ax in axes.flat:

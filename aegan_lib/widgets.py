@@ -18,6 +18,9 @@ import torch
 from .viz import _decode_images, _latent_size, _value_ranges
 
 
+__all__ = ["decoded_image", "latent_explorer"]
+
+
 def decoded_image(decoder_or_ae, code: Sequence[float] | torch.Tensor) -> np.ndarray:
     """The picture one code decodes to, as a NumPy array in [0, 1] (H×W, or H×W×C for colour).
 

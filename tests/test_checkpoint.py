@@ -299,7 +299,7 @@ def test_a_damaged_checkpoint_raises_names_the_file_and_points_at_the_previous(
         aegan_lib.fit(make_ae(), data.ring(), steps=9, batch_size=16, log_every=3, checkpoint=checkpoint_path,
                       progress=False)
     assert str(checkpoint_path) in str(error.value)
-    assert f"checkpoint.previous.pt (step 3), is intact: move it to checkpoint.pt" in str(error.value)
+    assert "checkpoint.previous.pt (step 3), is intact: move it to checkpoint.pt" in str(error.value)
     # ... and the advice works: the previous checkpoint resumes.
     os.replace(ckpt.previous_path(checkpoint_path), checkpoint_path)
     history = aegan_lib.fit(make_ae(), data.ring(), steps=9, batch_size=16, log_every=3,

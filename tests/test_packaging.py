@@ -85,3 +85,24 @@ def test_readme_examples_name_only_public_objects(block):
         for part in dotted.split("."):
             assert not part.startswith("_"), dotted
             target = getattr(target, part)
+
+
+def _modules():
+    import importlib
+    import pkgutil
+
+    import aegan_lib
+    for info in pkgutil.walk_packages(aegan_lib.__path__, "aegan_lib."):
+        yield importlib.import_module(info.name)
+
+
+def test_every_module_lists_its_public_api_and_documents_it():
+    """The public names are listed once, in each module's __all__, and each says what it is."""
+    for module in _modules():
+        if module.__name__.endswith("assets"):
+            continue
+        assert hasattr(module, "__all__"), f"{module.__name__} has no __all__"
+        for name in module.__all__:
+            value = getattr(module, name)  # every listed name exists
+            if callable(value) and getattr(value, "__module__", None) == module.__name__:
+                assert value.__doc__, f"{module.__name__}.{name} has no docstring"

@@ -12,6 +12,9 @@ from .. import losses, nets
 from ..runtime import evaluating
 from .base import Algorithm, adam, check_codes, check_same_shape
 
+__all__ = ["RECONSTRUCTIONS", "AE"]
+
+
 RECONSTRUCTIONS = ("mse", "bce")
 
 

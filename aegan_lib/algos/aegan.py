@@ -22,6 +22,9 @@ from .. import losses, nets
 from .base import EncoderGenerator, adam, check_code_size, check_latent_dim, check_same_shape, frozen
 
 
+__all__ = ["AEGAN"]
+
+
 class AEGAN(EncoderGenerator):
     """A GAN and an autoencoder sharing one network: the generator G is the decoder.
 

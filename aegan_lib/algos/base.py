@@ -19,6 +19,12 @@ from .. import nets
 from ..runtime import evaluating
 
 
+__all__ = [
+    "LR_SCHEDULES", "Algorithm", "Generative", "EncoderGenerator", "adam", "frozen",
+    "check_latent_dim", "check_code_size", "check_codes", "check_same_shape"
+]
+
+
 #: Learning-rate schedules `fit` applies over a run (`aegan_lib.train.learning_rate_factor`).
 LR_SCHEDULES = ("constant", "linear", "cosine")
 

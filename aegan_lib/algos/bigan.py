@@ -19,6 +19,9 @@ from .. import losses, nets
 from .base import EncoderGenerator, adam, check_code_size, check_latent_dim, check_same_shape, frozen
 
 
+__all__ = ["JointDiscriminator", "BiGAN"]
+
+
 class JointDiscriminator(nn.Module):
     """D(x, z) → one logit: features of x (flattened, or a convnet's), concatenated with z, then an MLP.
 

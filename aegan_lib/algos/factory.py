@@ -22,6 +22,13 @@ from .bigan import BiGAN, JointDiscriminator
 from .gan import GAN
 from .latent_gan import LatentGAN
 
+__all__ = [
+    "METHODS", "NET_DEFAULTS", "METHOD_DEFAULTS", "KIND_DEFAULTS", "GAN_POINTS_RECIPE",
+    "AEGAN_LATENT_CRITIC", "NET_NAMES", "SIZE_KEYS", "RUN_KEYS", "USED_SIZES", "data_kind",
+    "data_scale", "make"
+]
+
+
 METHODS = ("ae", "gan", "latent_gan", "aegan", "bigan")
 
 # Network sizes per kind of data. "points": 2D mixtures; "small_images": 8×8 digits (MLPs);

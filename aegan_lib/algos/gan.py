@@ -15,6 +15,9 @@ from ..runtime import evaluating
 from .base import Generative, adam, check_latent_dim, check_same_shape, frozen
 
 
+__all__ = ["pack", "GAN", "update_average"]
+
+
 def pack(samples: Tensor, m: int) -> Tensor:
     """Concatenate each run of m consecutive samples into one D input (PacGAN, Lin et al. 2018).
 

@@ -21,6 +21,9 @@ from .base import Algorithm, check_codes, check_latent_dim
 from .gan import GAN
 
 
+__all__ = ["LatentGAN", "CodeMixture"]
+
+
 class LatentGAN(Algorithm):
     """Phase 1: train an autoencoder. Phase 2: freeze it and train a GAN on its codes.
 

@@ -23,6 +23,13 @@ from ..runtime import evaluating
 from .points import kl_to_uniform
 
 
+__all__ = [
+    "CLASSIFIER_FORMAT", "ASSETS", "CACHE", "CLASSIFIER_RECIPE", "Classifier", "train_classifier",
+    "classifier_accuracy", "save_classifier", "load_classifier", "classifier_for",
+    "frechet_distance", "precision_recall", "COVERED_SHARE", "image_quality"
+]
+
+
 CLASSIFIER_FORMAT = 1
 #: The digits classifier ships with the package, so Fréchet distances agree on every machine.
 ASSETS = Path(__file__).resolve().parents[1] / "assets"

@@ -17,6 +17,11 @@ from ..data import GaussianMixture2D
 from ..runtime import evaluating
 
 
+__all__ = [
+    "kl_to_uniform", "mode_coverage", "TrainingTrace", "sanity_scores", "true_sample_quality"
+]
+
+
 def kl_to_uniform(counts: Tensor) -> float:
     """KL(p̂ ‖ uniform) = Σ_k p̂_k log(K p̂_k) of a histogram of counts over K bins, in nats.
 
