@@ -57,9 +57,13 @@ class Comparison:
                  if run["arm"] == arm and run["budget"] == budget and run["phase"] == phase]
         return sorted(found, key=lambda run: run["seed"])
 
-    def arms_with_runs(self, budget: str = "steps") -> list[str]:
-        """The arms with at least one held-out run at this budget, in the file's order."""
-        return [arm for arm in self.labels if self.runs(arm, budget)]
+    def arms_with_runs(self, budget: str = "steps", complete: bool = True) -> list[str]:
+        """The arms with held-out runs at this budget, in the file's order: by default only those
+        with a run for every held-out seed of the protocol, so that an arm still being run (a
+        few seeds in) never shows in a table as if it were done."""
+        seeds = set(self.protocol.get("heldout_seeds", []))
+        return [arm for arm in self.labels if self.runs(arm, budget)
+                and (not complete or {run["seed"] for run in self.runs(arm, budget)} >= seeds)]
 
     def values(self, arm: str, metric: str, budget: str = "steps") -> dict[int, float]:
         """seed → the final value of `metric` (e.g. "modes", "high_quality", "fd", "recall")."""

@@ -97,6 +97,19 @@ def test_the_reader_gives_tables_paired_differences_and_curves(tmp_path):
     assert grid.runs("gan", "time") == grid.runs("gan", "steps")  # the GAN's time budget is its steps
 
 
+def test_an_arm_still_being_run_is_left_out_of_tables(tmp_path):
+    results = json.loads(_results(tmp_path).read_text())
+    results["protocol"] = {"heldout_seeds": [100, 101, 102]}
+    del results["runs"]["heldout/recon/time/seed102"]  # two of three seeds done at equal time
+    path = tmp_path / "partial.json"
+    path.write_text(json.dumps(results))
+    grid = comparison.load(path=path)
+    assert grid.arms_with_runs("steps") == ["gan", "recon"]
+    assert grid.arms_with_runs("time") == ["gan"]
+    assert grid.arms_with_runs("time", complete=False) == ["gan", "recon"]
+    assert "GAN + recon" not in grid.table({"modes": "modes"}, budget="time")
+
+
 def test_the_reader_refuses_what_it_cannot_read(tmp_path):
     grid = comparison.load(path=_results(tmp_path))
     with pytest.raises(ValueError, match="unknown arm 'vae'"):
