@@ -187,3 +187,10 @@ def test_markdown_outputs_render_as_myst():
                         for path in NOTEBOOKS for cell in cells(path) for output in cell.get("outputs", []))
     if uses_markdown:
         assert CONFIG["sphinx"]["config"].get("nb_render_markdown_format") == "myst"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_nbval_markers_are_tags_not_comments_the_reader_sees(path):
+    for cell in cells(path):
+        if cell["cell_type"] == "code":
+            assert "# NBVAL_" not in source(cell), "use the nbval-ignore-output (or nbval-skip) cell tag"
