@@ -21,7 +21,7 @@ from torch import Tensor
 
 __all__ = [
     "DATASETS", "Split", "ImageDataset", "digits", "mnist", "fashion_mnist", "GaussianMixture2D",
-    "ring", "grid", "load", "check_finite", "check_range", "as_training_data", "training_tensor",
+    "ring", "grid", "load", "check_finite", "check_range", "stream_seed", "as_training_data", "training_tensor",
     "describe", "BatchStream"
 ]
 
@@ -221,6 +221,22 @@ def check_range(x: Tensor, low: float, high: float, what: str = "data") -> None:
             f"expected {what} in [{low:g}, {high:g}] (the output range of the generator/decoder); "
             f"got min {lo:.3g}, max {hi:.3g} — did you forget to normalise? (images: x / 127.5 - 1)"
         )
+
+
+def stream_seed(seed: int) -> int:
+    """The data stream's seed for a run seeded with `seed`: the first 8 bytes of
+    SHA-256("aegan_lib data stream <seed>"), as an int below 2**63.
+
+    `fit` seeds the noise (torch's global generator) with `seed` and the batch order, or a
+    mixture's fresh samples, with this number, so the two streams are independent even where
+    they draw the same kind of numbers (a 2D mixture's Gaussian jitter and G's Gaussian noise).
+
+    Taught in: chapter 2, "A training engine you can trust".
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"expected a non-negative int seed; got {seed!r}")
+    digest = hashlib.sha256(f"aegan_lib data stream {seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 2**63
 
 
 def as_training_data(data):

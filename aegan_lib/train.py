@@ -140,15 +140,19 @@ class _DeferredInterrupt:
         return False
 
 
-def run_config(algo: Algorithm, data, batch_size: int, seed: int, steps: int) -> dict:
+def run_config(algo: Algorithm, data, batch_size: int, seed: int, steps: int,
+               data_seed: int | None = None) -> dict:
     """What a run is, as a plain dict: the algorithm and its hyperparameters, the batch size,
-    the seed, the data's fingerprint and each net's architecture (`nets.fingerprint`).
+    the seed of the noise stream and the seed of the data stream (`data_seed`; by default
+    `data.stream_seed(seed)`), the data's fingerprint and each net's architecture
+    (`nets.fingerprint`).
 
     `fit` stores it in every checkpoint and compares it on resume: a difference is an error
     that names the key, unless the key is one of `fit`'s `allow_changes`.
     """
     config = _plain({"algorithm": type(algo).__name__, **algo.config, "batch_size": batch_size,
-                     "seed": seed, "data": datasets.describe(data),
+                     "seed": seed, "data_seed": datasets.stream_seed(seed) if data_seed is None else data_seed,
+                     "data": datasets.describe(data),
                      "nets": {name: nets.fingerprint(child) for name, child in algo.named_children()}})
     if algo.lr_schedule != "constant":
         config["steps"] = steps  # a decaying schedule spans the whole run
@@ -178,7 +182,7 @@ def _optimizer_hyperparameters(optimizer: torch.optim.Optimizer) -> list[dict]:
 def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: int = 0,
         checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 500,
         log_every: int = 50, progress: bool = True, callback=None,
-        callback_every: int = 1000, allow_changes=()) -> dict[str, list[float]]:
+        callback_every: int = 1000, allow_changes=(), data_seed: int | None = None) -> dict[str, list[float]]:
     """Train `algo` until it has taken `steps` steps in total and return its loss history.
 
     Args:
@@ -192,7 +196,13 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: 
             history). Asking again for the steps already taken says so and returns.
         batch_size: samples per step (the last partial batch of an epoch is dropped); by
             default the algorithm's own (`algo.batch_size`: 64, or the recipe `make` chose).
-        seed: seeds the noise stream and the batch order; same nets + same seed → same losses.
+        seed: seeds the run: same nets + same seed → same losses. It seeds the noise stream
+            (torch's global generator, which the algorithms draw z from) directly, and the data
+            stream (the batch order; a mixture's fresh samples) through `data.stream_seed(seed)`,
+            a hash of it, so the two streams are independent: a 2D mixture's jitter never
+            reappears as the generator's noise.
+        data_seed: seed the data stream with this number instead (what runs before that rule
+            did: seed for both). Resuming, the run keeps the data seed it was started with.
         checkpoint: a file path; saved atomically, with a checksum, every `checkpoint_every`
             steps, at the end, and on KeyboardInterrupt (a Ctrl-C or the notebook's stop
             button lets the running step finish first). The file it replaces is kept as
@@ -243,18 +253,26 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: 
         datasets.check_finite(source, "the training data")
         if algo.data_range is not None:
             datasets.check_range(source, *algo.data_range, what="the training data")
-    config = run_config(algo, data, batch_size, seed, steps)
     for optimizer in algo.optimizers.values():
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])  # the base rate the schedule scales
-    stream = datasets.BatchStream(source, batch_size, seed=seed)
 
     path = Path(checkpoint) if checkpoint is not None else None
+    state = ckpt.load(path, map_location=device) if path is not None and path.exists() else None  # checksum first
+    previous = state if state is not None else getattr(algo, "_fit_progress", None)
+    if data_seed is None and previous is not None:
+        # A resumed run keeps its own data seed; runs saved before data seeds were recorded
+        # seeded the data stream with `seed` itself.
+        data_seed = previous["config"].get("data_seed", previous["config"].get("seed", seed))
+    config = run_config(algo, data, batch_size, seed, steps, data_seed)
+    stream = datasets.BatchStream(source, batch_size, seed=config["data_seed"])
+
     history = _History()
     changes: list[dict] = []
     start = 0
-    if path is not None and path.exists():
-        state = ckpt.load(path, map_location=device)  # verifies the checksum first
+    if state is not None:
+        if "data_seed" not in state["config"]:
+            state["config"]["data_seed"] = config["data_seed"]  # saved before it was recorded
         _check_config(state["config"], config, allowed, f"checkpoint {path}")
         fresh = {name: _optimizer_hyperparameters(opt) for name, opt in algo.optimizers.items()}
         algo.load_state_dict(state["algorithm"])

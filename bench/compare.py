@@ -151,7 +151,9 @@ def run_one(job: dict, device: str = "cpu") -> dict:
         clock["since"] = time.perf_counter()  # scoring is not training time
 
     started = time.perf_counter()
-    ag.fit(algo, data, steps=job["steps"], seed=job["seed"], checkpoint=checkpoint,
+    # data_seed=seed: the comparison's protocol was started before fit drew the data stream
+    # from a seed of its own (data.stream_seed); every run of it keeps that rule.
+    ag.fit(algo, data, steps=job["steps"], seed=job["seed"], data_seed=job["seed"], checkpoint=checkpoint,
            checkpoint_every=job["evaluate_every"], progress=False, log_every=500,
            callback=measure, callback_every=job["evaluate_every"])
     if not curve or curve[-1]["step"] != job["steps"]:
@@ -235,7 +237,7 @@ def run_ensemble(jobs: list[dict], device: str = "cpu") -> list[dict]:
 
     ag.seed_everything(first["seed"])
     started = time.perf_counter()
-    ag.fit(algo, stacked, steps=steps, seed=first["seed"], checkpoint=checkpoint,
+    ag.fit(algo, stacked, steps=steps, seed=first["seed"], data_seed=first["seed"], checkpoint=checkpoint,
            checkpoint_every=first["evaluate_every"], progress=False, log_every=500,
            callback=measure, callback_every=first["evaluate_every"])
     if curves[0][-1]["step"] != steps:

@@ -100,7 +100,7 @@ def run(pack: int, seeds: int, steps: int, seconds: float, device: str, out: Pat
             raise TimeUp
 
     try:
-        ag.fit(algo, points, steps=steps, batch_size=100 * pack, seed=pack, progress=False,
+        ag.fit(algo, points, steps=steps, batch_size=100 * pack, seed=pack, data_seed=pack, progress=False,
                log_every=1000, callback=measure, callback_every=min(2000, steps))
         finished = True
     except TimeUp:

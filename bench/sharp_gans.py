@@ -213,7 +213,8 @@ def single_run(dataset: str, seed: int, levers: dict, steps: int, out: Path, dev
     ag.seed_everything(seed)
     algo = ag.algos.make("gan", mixture, **levers)
     started = time.time()
-    ag.fit(algo, mixture, steps=steps, seed=seed, progress=False, log_every=1000,
+    # data_seed=seed: how these recorded runs were made (before fit's independent data stream).
+    ag.fit(algo, mixture, steps=steps, seed=seed, data_seed=seed, progress=False, log_every=1000,
            checkpoint=out / "checkpoints" / (path.stem + ".pt"), checkpoint_every=5000)
     seconds = time.time() - started
     noise_stream = torch.Generator(device=device).manual_seed(2024 + steps)

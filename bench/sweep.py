@@ -107,7 +107,8 @@ def run_unit(unit: dict, out: Path, device: str = "cpu", threads: int = 1) -> di
         timing["last"] = (step, time.time())  # evaluation time is not training time
 
     checkpoint = out / "checkpoints" / f"{unit['name']}.pt"
-    ag.fit(algo, stacked, steps=unit["steps"], seed=unit["seed"], checkpoint=checkpoint,
+    # data_seed=seed: the sweeps in results/ were run before fit's independent data stream.
+    ag.fit(algo, stacked, steps=unit["steps"], seed=unit["seed"], data_seed=unit["seed"], checkpoint=checkpoint,
            checkpoint_every=unit.get("checkpoint_every", 2000), progress=False, log_every=500,
            callback=measure, callback_every=unit.get("evaluate_every", 1000))
     result = {

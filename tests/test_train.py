@@ -291,3 +291,37 @@ def test_numpy_float64_data_trains_like_float32(make_ae, assert_same):
     from_tensor = make_ae()
     aegan_lib.fit(from_tensor, x, steps=4, batch_size=16, progress=False)
     assert_same(from_numpy.state_dict(), from_tensor.state_dict())
+
+
+# --- Two streams: the noise from `seed`, the data from data.stream_seed(seed) ----------------
+
+def test_stream_seed_is_the_documented_hash_and_differs_from_the_seed():
+    import hashlib
+    expected = int.from_bytes(hashlib.sha256(b"aegan_lib data stream 7").digest()[:8], "big") % 2**63
+    assert data.stream_seed(7) == expected
+    seeds = [data.stream_seed(s) for s in range(1000)]
+    assert len(set(seeds)) == 1000 and not set(seeds) & set(range(10**6))
+    with pytest.raises(ValueError, match="non-negative int seed"):
+        data.stream_seed(-1)
+
+
+def test_fit_seeds_the_data_stream_apart_from_the_noise(make_gan, checkpoint_path):
+    aegan_lib.fit(make_gan(), data.ring(), steps=4, batch_size=16, seed=3, checkpoint=checkpoint_path, **QUIET)
+    config = ckpt.load(checkpoint_path)["config"]
+    assert config["seed"] == 3 and config["data_seed"] == data.stream_seed(3)
+
+
+def test_a_run_saved_before_data_seeds_resumes_as_it_was_made(make_gan, checkpoint_path, assert_same):
+    """Checkpoints without a data seed (the shipped chapter 2 runs) seeded both streams with
+    `seed`; resuming one must continue that stream, not switch rules halfway."""
+    aegan_lib.fit(make_gan(), data.ring(), steps=4, batch_size=16, data_seed=0, checkpoint=checkpoint_path,
+                  **QUIET)
+    state = ckpt.load(checkpoint_path)
+    del state["config"]["data_seed"]
+    ckpt.save(state, checkpoint_path, keep_previous=False)
+    resumed = make_gan()
+    aegan_lib.fit(resumed, data.ring(), steps=8, batch_size=16, checkpoint=checkpoint_path, **QUIET)
+    clean = make_gan()
+    aegan_lib.fit(clean, data.ring(), steps=8, batch_size=16, data_seed=0, **QUIET)
+    assert_same(resumed.state_dict(), clean.state_dict())
+    assert ckpt.load(checkpoint_path)["config"]["data_seed"] == 0
