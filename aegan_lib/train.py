@@ -271,8 +271,8 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: 
     changes: list[dict] = []
     start = 0
     if state is not None:
-        if "data_seed" not in state["config"]:
-            state["config"]["data_seed"] = config["data_seed"]  # saved before it was recorded
+        if "data_seed" not in state["config"]:  # saved before it was recorded: seed fed both streams
+            state["config"]["data_seed"] = state["config"].get("seed", seed)
         _check_config(state["config"], config, allowed, f"checkpoint {path}")
         fresh = {name: _optimizer_hyperparameters(opt) for name, opt in algo.optimizers.items()}
         algo.load_state_dict(state["algorithm"])
@@ -285,7 +285,8 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: 
         changes = list(state.get("changes", []))
     elif getattr(algo, "_fit_progress", None) is not None:
         resumed = algo._fit_progress  # the weights and optimizers are the object's own
-        _check_config(resumed["config"], config, allowed, "this object's previous fit")
+        _check_config(resumed["config"], config, allowed, "this object's previous fit",
+                      advice="To start a new run instead, build a new algorithm object.")
         changes = list(resumed.get("changes", []))
     else:
         resumed = None
@@ -365,7 +366,8 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: 
     return {name: list(values) for name, values in history.values.items()}
 
 
-def _check_config(saved: dict, current: dict, allowed: set[str], where: str) -> None:
+def _check_config(saved: dict, current: dict, allowed: set[str], where: str,
+                  advice: str = "Use a new checkpoint path or the old settings") -> None:
     differences = [d for d in ckpt.config_differences(saved, current) if d.split(" ")[0] not in allowed]
     if differences:
         why = ""
@@ -374,8 +376,8 @@ def _check_config(saved: dict, current: dict, allowed: set[str], where: str) -> 
                    f"ends at the total it was started with ({saved.get('steps')} steps); to train "
                    "longer, start a new run with the larger total.")
         raise ValueError(f"{where} was made with another configuration; differing keys: "
-                         + "; ".join(differences) + f".{why} Use a new checkpoint path or the old "
-                         "settings (or, for hyperparameters only, fit(..., allow_changes=[names])).")
+                         + "; ".join(differences) + f".{why} {advice} (or, for hyperparameters "
+                         "only, fit(..., allow_changes=[names])).")
 
 
 def _diverged(error: NonFiniteLossError, path: Path | None, algo: Algorithm) -> NonFiniteLossError:

@@ -280,7 +280,8 @@ def test_asking_again_for_the_same_total_says_so_and_returns(make_ae, capsys):
 def test_continuing_in_memory_with_other_settings_names_them(make_ae):
     ae = make_ae()
     aegan_lib.fit(ae, data.ring(), steps=4, batch_size=16, progress=False)
-    with pytest.raises(ValueError, match=r"previous fit was made with another configuration; differing keys: batch_size"):
+    with pytest.raises(ValueError, match=r"previous fit was made with another configuration; differing keys: "
+                                         r"batch_size.*build a new algorithm object"):
         aegan_lib.fit(ae, data.ring(), steps=8, batch_size=8, progress=False)
 
 
@@ -325,3 +326,6 @@ def test_a_run_saved_before_data_seeds_resumes_as_it_was_made(make_gan, checkpoi
     aegan_lib.fit(clean, data.ring(), steps=8, batch_size=16, data_seed=0, **QUIET)
     assert_same(resumed.state_dict(), clean.state_dict())
     assert ckpt.load(checkpoint_path)["config"]["data_seed"] == 0
+    with pytest.raises(ValueError, match=r"differing keys: data_seed \(checkpoint: 0, now: 5\)"):
+        aegan_lib.fit(make_gan(), data.ring(), steps=12, batch_size=16, data_seed=5, checkpoint=checkpoint_path,
+                      **QUIET)
