@@ -259,7 +259,7 @@ def test_bad_inputs_raise_clear_errors():
         AEGAN(encoder, generator, discriminator, LATENT, loss="wasserstein")
     # An encoder whose code size is only known when it runs: caught at the first step.
     shapeless = AEGAN(nn.Identity(), nets.generator(LATENT, (2,)), discriminator, LATENT)
-    with pytest.raises(ValueError, match=r"codes shaped \(2,\) but latent_dim=3"):
+    with pytest.raises(ValueError, match=r"encoder outputs 2-dimensional codes but latent_dim=3"):
         shapeless.step(torch.zeros(4, 2))
 
 

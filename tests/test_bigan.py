@@ -86,7 +86,7 @@ def test_bigan_gradient_contract(monkeypatch, loss):
 def test_bigan_errors_name_both_sizes():
     with pytest.raises(ValueError, match="encoder outputs 4-dimensional codes but latent_dim=3"):
         algos.BiGAN(nets.encoder((2,), 4), nets.generator(3, (2,)), JointDiscriminator((2,), 3), latent_dim=3)
-    with pytest.raises(ValueError, match="takes 3-dimensional codes; got 5"):
+    with pytest.raises(ValueError, match="joint discriminator was given 5-dimensional codes but latent_dim=3"):
         JointDiscriminator((2,), 3)(torch.zeros(4, 2), torch.zeros(4, 5))
     with pytest.raises(ValueError, match="expected loss in"):
         algos.BiGAN(nets.encoder((2,), 3), nets.generator(3, (2,)), JointDiscriminator((2,), 3), 3, loss="wgan")

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses, nets
-from .base import EncoderGenerator, adam, check_code_size, check_latent_dim, check_same_shape, frozen
+from .base import EncoderGenerator, adam, check_code_size, check_codes, check_latent_dim, check_same_shape, frozen
 
 
 __all__ = ["AEGAN"]
@@ -113,9 +113,7 @@ class AEGAN(EncoderGenerator):
         z = self.noise(real.shape[0])
         fake = self.generator(z)                        # G(z): a sample
         code = self.encoder(real)                       # E(x): a code
-        if code.shape[1:] != (self.latent_dim,):
-            raise ValueError(f"the encoder outputs codes shaped {tuple(code.shape[1:])} but latent_dim="
-                             f"{self.latent_dim}; build the encoder with the same latent size")
+        check_codes(code, self.latent_dim)
         reconstruction = self.generator(code)           # G(E(x)): a reconstruction
         check_same_shape(fake, real, "the generator's output")
         # What each critic is shown as "fake": G(z) and E(x), plus G(E(x)) and E(G(z)) in Lazarou's variant.

@@ -167,12 +167,12 @@ def check_code_size(encoder: nn.Module, latent_dim: int) -> None:
                          "build the encoder with the same latent size as the generator")
 
 
-def check_codes(codes: Tensor, latent_dim: int | None, what: str = "the encoder") -> None:
+def check_codes(codes: Tensor, latent_dim: int | None, what: str = "the encoder outputs") -> None:
     """Fail inside a step, with both numbers, when codes are not (N, latent_dim) (shapes are
     known on the host: no device sync). None means the size is not known up front."""
     if latent_dim is not None and tuple(codes.shape[1:]) != (latent_dim,):
         size = f"{codes.shape[1]}-dimensional codes" if codes.ndim == 2 else f"codes shaped {tuple(codes.shape[1:])}"
-        raise ValueError(f"{what} outputs {size} but latent_dim={latent_dim}; build both nets with the same "
+        raise ValueError(f"{what} {size} but latent_dim={latent_dim}; build both nets with the same "
                          "latent size (nets.encoder(data_shape, latent_dim), nets.decoder(latent_dim, data_shape))")
 
 

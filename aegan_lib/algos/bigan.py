@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses, nets
-from .base import EncoderGenerator, adam, check_code_size, check_latent_dim, check_same_shape, frozen
+from .base import EncoderGenerator, adam, check_code_size, check_codes, check_latent_dim, check_same_shape, frozen
 
 
 __all__ = ["JointDiscriminator", "BiGAN"]
@@ -46,8 +46,7 @@ class JointDiscriminator(nn.Module):
         self.head = nets.mlp(width_x + latent_dim, 1, hidden)
 
     def forward(self, x: Tensor, z: Tensor) -> Tensor:
-        if z.shape[1] != self.latent_dim:
-            raise ValueError(f"the joint discriminator takes {self.latent_dim}-dimensional codes; got {z.shape[1]}")
+        check_codes(z, self.latent_dim, what="the joint discriminator was given")
         return self.head(torch.cat([self.data_features(x), z], dim=1))
 
 
