@@ -283,8 +283,8 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: 
                     group.update(values)
         resumed = state
         changes = list(state.get("changes", []))
-    elif getattr(algo, "_fit_progress", None) is not None:
-        resumed = algo._fit_progress  # the weights and optimizers are the object's own
+    elif previous is not None:
+        resumed = previous  # this object's own progress: its weights and optimizers are in place
         _check_config(resumed["config"], config, allowed, "this object's previous fit",
                       advice="To start a new run instead, build a new algorithm object.")
         changes = list(resumed.get("changes", []))
