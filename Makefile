@@ -15,8 +15,13 @@ BOOK_FLAGS := --all -W -n --keep-going
 WHEEL_DIR := _build/wheel
 SITE := _build/standalone/site
 MIN := .venv-min
+# MathJax is served by the book itself (it must read offline): the pinned npm package,
+# fetched by `make book`, checked against its hash, never committed.
+MATHJAX_VERSION := 3.2.2
+MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
+MATHJAX := _static/mathjax/tex-mml-chtml.js
 
-.PHONY: venv book test unit nbval standalone mincheck wheel notebooks bench clean
+.PHONY: venv book html browser chromium test unit nbval standalone mincheck wheel notebooks bench clean
 
 venv: $(STAMP)
 
@@ -29,14 +34,34 @@ $(STAMP): requirements-lock.txt pyproject.toml
 	touch $(STAMP)
 
 ## book: build the HTML book into _build/html from the committed notebook outputs
-book: $(STAMP)
-	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+book: html
 	@echo "Open _build/html/index.html in a browser."
 
-## test: unit tests, nbval over every chapter, every chapter alone against the built wheel,
-## the minimum supported versions, and the book build with warnings as errors
-test: unit nbval standalone mincheck
+html: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+
+$(MATHJAX):
+	rm -rf _build/npm && mkdir -p _build/npm
+	cd _build/npm && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
+	echo "$(MATHJAX_SHA256)  _build/npm/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum --check --quiet
+	tar -xzf _build/npm/mathjax-$(MATHJAX_VERSION).tgz -C _build/npm
+	rm -rf _static/mathjax && cp -r _build/npm/package/es5 _static/mathjax
+
+## browser: every page of the built book in headless Chromium (report and screenshots in
+## _build/browser/); installs Debian's chromium first where it is missing
+browser: chromium
+	$(BIN)/python .ci/browser_check.py
+
+chromium:
+	test -x /usr/bin/chromium || (apt-get update -q && \
+		apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null)
+
+## test: unit tests, nbval over every chapter, every chapter alone against the built wheel,
+## the minimum supported versions, the book build with warnings as errors, and every page
+## of it checked in a real browser
+test: unit nbval standalone mincheck
+	$(MAKE) html
+	$(MAKE) browser
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q

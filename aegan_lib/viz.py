@@ -16,12 +16,48 @@ from torch import Tensor
 
 
 __all__ = [
-    "image_grid", "reconstructions", "loss_curves", "latent_scatter", "samples_2d",
+    "COLUMN_INCHES", "book_style", "image_grid", "reconstructions", "loss_curves", "latent_scatter", "samples_2d",
     "samples_over_training", "image_rows", "decoded_grid"
 ]
 
 
+# The book's text column is 688 px wide at a laptop's width; at matplotlib's 100 dpi a figure
+# up to this many inches wide is shown at its own size (wider ones are scaled down, and their
+# ticks and legends with them).
+COLUMN_INCHES = 6.8
+
+# Sizes in points at 100 dpi: 9 pt is 12.5 px on the page, the size of a figure caption.
+BOOK_RC = {
+    "figure.dpi": 100,
+    "figure.figsize": (COLUMN_INCHES, 3.4),
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+}
+
+
+def book_style(retina: bool = True) -> None:
+    """Figures sized and typed for the book's text column, drawn at 2× density in notebooks.
+
+    Call once in a notebook's set-up cell. Outside IPython only the sizes are set.
+    """
+    plt.rcParams.update(BOOK_RC)
+    if retina:
+        try:
+            from matplotlib_inline.backend_inline import set_matplotlib_formats
+        except ImportError:   # plain Python: no inline backend to configure
+            return
+        set_matplotlib_formats("retina")
+
+
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
+    if width > COLUMN_INCHES:   # keep the proportions, fit the column
+        width, height = COLUMN_INCHES, height * COLUMN_INCHES / width
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), facecolor="white", squeeze=False)
     for ax in axes.flat:
         ax.set_facecolor("white")

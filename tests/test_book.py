@@ -194,3 +194,38 @@ def test_nbval_markers_are_tags_not_comments_the_reader_sees(path):
     for cell in cells(path):
         if cell["cell_type"] == "code":
             assert "# NBVAL_" not in source(cell), "use the nbval-ignore-output (or nbval-skip) cell tag"
+
+
+# The text column shows about 80 characters of code at the book's code size (13 px), so lines
+# beyond it scroll sideways and hide their ends (the browser check measures the boxes too).
+CODE_COLUMNS = 79
+OUTPUT_COLUMNS = 80
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_the_column(path):
+    long = [(index, line) for index, cell in enumerate(cells(path)) if cell["cell_type"] == "code"
+            for line in source(cell).splitlines() if len(line) > CODE_COLUMNS]
+    assert not long, f"{len(long)} code line(s) longer than {CODE_COLUMNS} characters, first: {long[0]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_is_formatted(path):
+    """The notebooks' code is what the formatter writes (ruff format, line length 79)."""
+    check = subprocess.run([sys.executable, "-m", "ruff", "format", "--check", "--diff",
+                            "--line-length", str(CODE_COLUMNS), str(path)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-500:]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_printed_lines_fit_the_column(path):
+    """Printed results fit the column; an error's message wraps (the book's CSS), so is exempt."""
+    long = []
+    for index, cell in enumerate(cells(path)):
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error" or "image/png" in output.get("data", {}):
+                continue
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            long += [(index, line) for line in "".join(text).splitlines() if len(line) > OUTPUT_COLUMNS]
+    assert not long, f"{len(long)} printed line(s) longer than {OUTPUT_COLUMNS} characters, first: {long[0]}"
