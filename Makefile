@@ -19,9 +19,9 @@ MIN := .venv-min
 # fetched by `make book`, checked against its hash, never committed.
 MATHJAX_VERSION := 3.2.2
 MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
-MATHJAX := _static/mathjax/tex-mml-chtml.js
+MATHJAX := _vendor/mathjax/tex-mml-chtml.js
 
-.PHONY: venv book html browser chromium test unit nbval standalone mincheck wheel notebooks bench clean
+.PHONY: venv book html browser chromium test unit nbval standalone site smoke mincheck wheel notebooks bench clean
 
 venv: $(STAMP)
 
@@ -46,7 +46,7 @@ $(MATHJAX):
 	cd _build/npm && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
 	echo "$(MATHJAX_SHA256)  _build/npm/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum --check --quiet
 	tar -xzf _build/npm/mathjax-$(MATHJAX_VERSION).tgz -C _build/npm
-	rm -rf _static/mathjax && cp -r _build/npm/package/es5 _static/mathjax
+	rm -rf _vendor/mathjax && mkdir -p _vendor && cp -r _build/npm/package/es5 _vendor/mathjax
 
 ## browser: every page of the built book in headless Chromium (report and screenshots in
 ## _build/browser/); installs Debian's chromium first where it is missing
@@ -60,7 +60,7 @@ chromium:
 ## test: unit tests, nbval over every chapter, every chapter alone against the built wheel,
 ## the minimum supported versions, the book build with warnings as errors, and every page
 ## of it checked in a real browser
-test: unit nbval standalone mincheck
+test: unit nbval standalone smoke mincheck
 	$(MAKE) html
 	$(MAKE) browser
 
@@ -79,10 +79,19 @@ wheel: $(STAMP)
 
 ## standalone: each chapter copied alone into an empty folder (as Colab opens it) and run
 ## against the installed wheel, never the checkout
-standalone: wheel
+standalone: site
+	$(BIN)/python .ci/standalone.py --site $(SITE) $(NOTEBOOKS)
+
+site: wheel
 	rm -rf $(SITE)
 	$(BIN)/python -m pip install --quiet --no-deps --target $(SITE) $(WHEEL_DIR)/*.whl
-	$(BIN)/python .ci/standalone.py --site $(SITE) $(NOTEBOOKS)
+
+## smoke: the `full` profile's code path (MNIST-sized convnets, the 28×28 classifier, every
+## figure) on a CPU: each chapter alone against the wheel at AEGAN_BUDGET=smoke, on the offline
+## 5,000-digit MNIST subset; the chapters' claim checks (cells tagged `checks`) are left out
+smoke: site
+	$(BIN)/python .ci/standalone.py --site $(SITE) --profile full --budget smoke \
+		--skip-tag checks --keep _build/smoke $(NOTEBOOKS)
 
 ## mincheck: pyproject's minimum versions (requirements-min.txt) in .venv-min: the unit tests
 ## and chapter 1, against the installed wheel

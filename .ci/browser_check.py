@@ -7,7 +7,8 @@ another host refused (the book must read offline), and checked for:
 - raw TeX: `$$`, a stray `$`, or TeX commands left in the rendered text, and MathJax errors;
 - console errors and uncaught page errors (except the known harmless ones in ALLOWED_CONSOLE);
 - requests that leave the machine (a CDN on the page's critical path);
-- images that fail to load, and figures drawn at less than 85% of their intended size;
+- images that fail to load, figures drawn at less than 85% of their intended size, and
+  figures without a caption or without real alt text (a file name is not alt text);
 - code, output, table and display-equation boxes wider than the text column (they scroll
   sideways and hide what is on the right);
 - empty widget areas (a widget view with nothing drawn).
@@ -68,7 +69,7 @@ MEASURE = r"""
   };
   const wide = [];
   const boxes = [
-    ["code", "div.cell_input pre, div.highlight pre"],
+    ["code", "div.cell_input pre, div.highlight:not(.cell_output div.highlight) pre"],
     ["output", "div.cell_output pre, div.output pre"],
     ["table", "table"],
     ["equation", "mjx-container[display='true']"],
@@ -86,8 +87,11 @@ MEASURE = r"""
     const box = img.getBoundingClientRect();
     // IPython's retina PNGs carry width = natural / 2; others are meant at natural size.
     const intended = img.getAttribute("width") ? parseFloat(img.getAttribute("width")) : img.naturalWidth;
+    const figure = img.closest("figure");
+    const caption = figure ? figure.querySelector("figcaption") : null;
     return {src: img.getAttribute("src"), loaded: img.complete && img.naturalWidth > 0,
-            shown: box.width, intended, alt: img.getAttribute("alt") || "", where: describe(img)};
+            shown: box.width, intended, alt: img.getAttribute("alt") || "",
+            caption: caption ? caption.innerText.trim() : "", where: describe(img)};
   });
   // The reader's text: no code, no typeset math, no hidden parts.
   const clone = article.cloneNode(true);
@@ -179,6 +183,10 @@ def check_page(context, base: str, page: str, shots: Path) -> tuple[list[str], d
         elif image["intended"] and image["shown"] < 0.85 * image["intended"]:
             findings.append(f"figure shrunk to {image['shown'] / image['intended']:.0%} of its size "
                             f"({image['intended']:.0f} → {image['shown']:.0f} px): {image['where']}")
+        if len(image["alt"].split()) < 4 or re.search(r"\.(png|svg|jpe?g)$|_images/", image["alt"]):
+            findings.append(f"figure without real alt text (alt={image['alt'][:40]!r}): {image['where']}")
+        if not image["caption"]:
+            findings.append(f"figure without a caption: {image['where']}")
     for widget in seen["widgets"]:
         if widget["height"] < 20:
             findings.append(f"empty widget area: {widget['where']}")
