@@ -55,7 +55,8 @@ ALLOWED_CONSOLE = {
 # Runs in the page: every measurement the checks need, as plain data.
 MEASURE = r"""
 () => {
-  const article = document.querySelector("article.bd-article") || document.querySelector("main");
+  const article = document.querySelector("article.bd-article") || document.querySelector("main")
+                  || document.body;   // a redirect page has neither
   const column = article.getBoundingClientRect();
   const style = getComputedStyle(article);
   const left = column.left + parseFloat(style.paddingLeft);
@@ -85,8 +86,9 @@ MEASURE = r"""
   }
   const images = [...article.querySelectorAll("img")].map(img => {
     const box = img.getBoundingClientRect();
-    // IPython's retina PNGs carry width = natural / 2; others are meant at natural size.
-    const intended = img.getAttribute("width") ? parseFloat(img.getAttribute("width")) : img.naturalWidth;
+    // A 2× PNG is meant at half its natural width, which the page gives as a width attribute
+    // (IPython) or style (myst-nb); an image with neither is meant at its natural size.
+    const intended = parseFloat(img.getAttribute("width")) || parseFloat(img.style.width) || img.naturalWidth;
     const figure = img.closest("figure");
     const caption = figure ? figure.querySelector("figcaption") : null;
     return {src: img.getAttribute("src"), loaded: img.complete && img.naturalWidth > 0,
