@@ -60,7 +60,7 @@ chromium:
 ## test: unit tests, nbval over every chapter, every chapter alone against the built wheel,
 ## the minimum supported versions, the book build with warnings as errors, and every page
 ## of it checked in a real browser
-test: unit nbval standalone smoke mincheck
+test: chromium unit nbval standalone smoke mincheck
 	$(MAKE) html
 	$(MAKE) browser
 

@@ -14,7 +14,7 @@ that is not a checkpoint each raise a `CheckpointError` that names the file and 
 and never resume. `save` writes atomically (temp file, fsync, rename) and first keeps the
 current file as `<name>.previous.pt`, so a damaged latest checkpoint is not the end of a run.
 
-Taught in: chapter 2, "A training engine you can trust".
+Taught in: the appendix, "Runs you can trust: fit".
 """
 
 from __future__ import annotations

@@ -274,7 +274,7 @@ def stream_seed(seed: int) -> int:
     mixture's fresh samples, with this number, so the two streams are independent even where
     they draw the same kind of numbers (a 2D mixture's Gaussian jitter and G's Gaussian noise).
 
-    Taught in: chapter 2, "A training engine you can trust".
+    Taught in: the appendix, "Runs you can trust: fit".
     """
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"expected a non-negative int seed; got {seed!r}")
@@ -336,7 +336,7 @@ def describe(data) -> dict:
     rows spread evenly over it (one host copy of those rows: cheap, and computed once per
     `fit`). A checkpoint resumed on other data then fails with the differing key named.
 
-    Taught in: chapter 2, "A training engine you can trust".
+    Taught in: the appendix, "Runs you can trust: fit".
     """
     if isinstance(data, GaussianMixture2D):
         return {"name": data.name, "shape": list(data.shape), "modes": len(data.means),

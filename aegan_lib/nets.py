@@ -223,7 +223,7 @@ def fingerprint(net: nn.Module) -> dict:
     shape, and the class of its last module (Tanh, Sigmoid, Linear...), which has no weights but
     decides what the net outputs.
 
-    Taught in: chapter 2, "A training engine you can trust".
+    Taught in: the appendix, "Runs you can trust: fit".
     """
     shapes = {name: list(value.shape) for name, value in net.state_dict().items()}
     reshaping = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.Flatten, nn.Unflatten, nn.Identity)

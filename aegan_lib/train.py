@@ -1,6 +1,6 @@
 """`fit`: the one training engine every algorithm uses — step-based, resumable, guarded.
 
-Taught in: chapter 1, "Training" (first use) and chapter 2, "A training engine you can trust".
+Taught in: chapter 1, "Training" (first use) and the appendix, "Runs you can trust: fit".
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ def fit(algo: Algorithm, data, steps: int, batch_size: int | None = None, seed: 
     Returns:
         {"step": [...], "<loss name>": [...], ...}, one entry per logged row.
 
-    Taught in: chapter 1, "Training"; chapter 2, "A training engine you can trust".
+    Taught in: chapter 1, "Training"; the appendix, "Runs you can trust: fit".
     """
     if not isinstance(algo, Algorithm):
         raise TypeError(f"expected an aegan_lib.algos algorithm; got {type(algo).__name__}")

@@ -229,3 +229,76 @@ def test_printed_lines_fit_the_column(path):
             text = output.get("text") or output.get("data", {}).get("text/plain", "")
             long += [(index, line) for line in "".join(text).splitlines() if len(line) > OUTPUT_COLUMNS]
     assert not long, f"{len(long)} printed line(s) longer than {OUTPUT_COLUMNS} characters, first: {long[0]}"
+
+
+def only_asserts(code: str) -> bool:
+    import ast
+
+    def is_check(node):
+        if isinstance(node, ast.Assert):
+            return True
+        if isinstance(node, (ast.If, ast.For)) and not getattr(node, "orelse", []):
+            return all(is_check(child) for child in node.body)
+        return False
+
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:   # IPython magics: not a check cell
+        return False
+    return bool(body) and all(is_check(node) for node in body)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_check_cells_are_folded_with_a_summary(path):
+    """A cell that only asserts is a `checks` cell: folded in the book, and its first line says
+    what it checks (the smoke run leaves these out: they hold at the book's budget only)."""
+    for cell in cells(path):
+        if cell["cell_type"] != "code":
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        text = source(cell)
+        if only_asserts(text):
+            assert "checks" in tags, f"an assert-only cell is not tagged checks: {text[:80]!r}"
+        if "checks" in tags:
+            assert "hide-input" in tags, f"a checks cell is not folded: {text[:80]!r}"
+            assert text.startswith("# Checks: "), f"a checks cell does not say what it checks: {text[:80]!r}"
+
+
+reading_time = pytest.importorskip("reading_time")   # .ci/ is on sys.path (see the top)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_chapter_states_its_reading_time(path):
+    notebook = json.loads(path.read_text())
+    words, code, minutes = reading_time.measure(notebook)
+    assert reading_time.stated(notebook) == minutes, (
+        f"{path.name} reads in about {minutes} minutes ({words} words, {code} code lines): "
+        "run `python .ci/reading_time.py --write`")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_has_a_caption_and_alt_text(path):
+    """myst-nb reads both from the cell's metadata (`mystnb.figure.caption`, `mystnb.image.alt`);
+    the browser check then finds them on the page."""
+    for cell in cells(path):
+        if not any("image/png" in output.get("data", {}) for output in cell.get("outputs", [])):
+            continue
+        options = cell.get("metadata", {}).get("mystnb", {})
+        caption = options.get("figure", {}).get("caption", "")
+        alt = options.get("image", {}).get("alt", "")
+        where = source(cell)[:60]
+        assert caption.strip().endswith("."), f"figure without a one-sentence caption: {where!r}"
+        assert len(alt.split()) >= 6, f"figure without real alt text: {where!r}"
+
+
+def test_the_step_methods_the_book_prints_fit_the_column():
+    """Chapter 4 prints AEGAN.step and the appendix GAN.step, as they are in the library."""
+    import inspect
+    import textwrap
+
+    from aegan_lib import algos
+
+    for method in (algos.GAN.step, algos.AEGAN.step):
+        lines = textwrap.dedent(inspect.getsource(method)).splitlines()
+        long = [line for line in lines if len(line) > CODE_COLUMNS]
+        assert not long, f"{method.__qualname__} has lines wider than the page: {long[:2]}"

@@ -108,34 +108,44 @@ class AEGAN(EncoderGenerator):
         return [net for net in (self.discriminator, self.latent_discriminator) if net is not None]
 
     def step(self, real: Tensor) -> dict[str, Tensor]:
-        # Forward passes every part uses. G and E do not change until Part 3, so these stay valid;
-        # the critics do change, so their outputs are recomputed after their updates.
+        # Forward passes every part uses. G and E do not change until Part 3,
+        # so these stay valid; the critics do change, so their outputs are
+        # recomputed after their updates.
         z = self.noise(real.shape[0])
-        fake = self.generator(z)                        # G(z): a sample
-        code = self.encoder(real)                       # E(x): a code
+        fake = self.generator(z)  # G(z): a sample
+        code = self.encoder(real)  # E(x): a code
         check_codes(code, self.latent_dim)
-        reconstruction = self.generator(code)           # G(E(x)): a reconstruction
+        reconstruction = self.generator(code)  # G(E(x)): a reconstruction
         check_same_shape(fake, real, "the generator's output")
-        # What each critic is shown as "fake": G(z) and E(x), plus G(E(x)) and E(G(z)) in Lazarou's variant.
-        with_codes_of_fakes = self.adversarial_reconstructions and self.latent_discriminator is not None
-        needs_code_of_fake = with_codes_of_fakes or self.latent_reconstruction_weight > 0
-        code_of_fake = self.encoder(fake) if needs_code_of_fake else None  # E(G(z))
-        image_fakes = torch.cat([fake, reconstruction]) if self.adversarial_reconstructions else fake
-        latent_fakes = torch.cat([code, code_of_fake]) if with_codes_of_fakes else code
+        # What each critic is shown as "fake": G(z) and E(x), plus G(E(x))
+        # and E(G(z)) in Lazarou's variant.
+        with_codes_of_fakes = (self.adversarial_reconstructions
+                               and self.latent_discriminator is not None)
+        needs_code_of_fake = (with_codes_of_fakes
+                              or self.latent_reconstruction_weight > 0)
+        # E(G(z)), where a critic or the latent reconstruction needs it
+        code_of_fake = self.encoder(fake) if needs_code_of_fake else None
+        image_fakes = (torch.cat([fake, reconstruction])
+                       if self.adversarial_reconstructions else fake)
+        latent_fakes = (torch.cat([code, code_of_fake])
+                        if with_codes_of_fakes else code)
 
-        # Part 1 — train the image discriminator D: real x vs fakes G(z) (and G(E(x))).
-        # detach: D's update must not move G or E.
+        # Part 1 — train the image discriminator D: real x vs fakes G(z)
+        # (and G(E(x))). detach: D's update must not move G or E.
         real_logits = self.discriminator(real)
         fake_logits = self.discriminator(image_fakes.detach())
         d_loss = self.d_loss_fn(real_logits, fake_logits)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
-        stats = {"d_loss": d_loss.detach(),
-                 "d_real": torch.sigmoid(real_logits.detach()).mean(),
-                 "d_fake": torch.sigmoid(fake_logits.detach()[:len(real)]).mean()}
+        stats = {
+            "d_loss": d_loss.detach(),
+            "d_real": torch.sigmoid(real_logits.detach()).mean(),
+            "d_fake": torch.sigmoid(fake_logits.detach()[:len(real)]).mean(),
+        }
 
-        # Part 2 — train the latent discriminator D_z: prior z vs codes E(x) (and E(G(z))).
+        # Part 2 — train the latent discriminator D_z: prior z vs codes E(x)
+        # (and E(G(z))).
         if self.latent_discriminator is not None:
             prior_logits = self.latent_discriminator(z)
             code_logits = self.latent_discriminator(latent_fakes.detach())
@@ -145,23 +155,26 @@ class AEGAN(EncoderGenerator):
             self.opt_dz.step()
             stats["dz_loss"] = dz_loss.detach()
 
-        # Part 3 — train G and E together through the *updated*, frozen critics (fresh forwards).
+        # Part 3 — train G and E together through the *updated*, frozen
+        # critics (fresh forwards).
         with contextlib.ExitStack() as stack:
             for critic in self.critics:
                 stack.enter_context(frozen(critic))
             adversarial = self.g_loss_fn(self.discriminator(image_fakes))
-            reconstruction_loss = losses.reconstruction_mse(reconstruction, real)
-            g_loss = adversarial + self.reconstruction_weight * reconstruction_loss
+            rec = losses.reconstruction_mse(reconstruction, real)
+            g_loss = adversarial + self.reconstruction_weight * rec
             stats["g_adversarial"] = adversarial.detach()
-            stats["reconstruction"] = reconstruction_loss.detach()
+            stats["reconstruction"] = rec.detach()
             if self.latent_discriminator is not None:
-                latent_adversarial = self.g_loss_fn(self.latent_discriminator(latent_fakes))
+                latent_logits = self.latent_discriminator(latent_fakes)
+                latent_adversarial = self.g_loss_fn(latent_logits)
                 g_loss = g_loss + latent_adversarial
                 stats["latent_adversarial"] = latent_adversarial.detach()
             if self.latent_reconstruction_weight > 0:
-                latent_reconstruction = losses.reconstruction_mse(code_of_fake, z)
-                g_loss = g_loss + self.latent_reconstruction_weight * latent_reconstruction
-                stats["latent_reconstruction"] = latent_reconstruction.detach()
+                latent_rec = losses.reconstruction_mse(code_of_fake, z)
+                mu = self.latent_reconstruction_weight  # μ in chapter 4
+                g_loss = g_loss + mu * latent_rec
+                stats["latent_reconstruction"] = latent_rec.detach()
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()

@@ -91,20 +91,26 @@ class GAN(Generative):
     def step(self, real: Tensor) -> dict[str, Tensor]:
         fake = self.generator(self.noise(real.shape[0]))
         check_same_shape(fake, real, "the generator's output")
-        # R1 differentiates D's logits with respect to the real batch, so it must track gradients.
+        # R1 differentiates D's logits with respect to the real batch, so it
+        # must track gradients.
         real = real.detach().requires_grad_(self.r1_weight > 0)
 
-        # Part 1 — train D on real and fake. detach: D's update must not move G.
+        # Part 1 — train D on real and fake. detach: D's update must not
+        # move G.
         real_logits = self.discriminator(pack(real, self.pack))
         fake_logits = self.discriminator(pack(fake.detach(), self.pack))
         d_loss = self.d_loss_fn(real_logits, fake_logits)
-        penalty = losses.r1_penalty(real_logits, real) if self.r1_weight > 0 else None
-        d_objective = d_loss if penalty is None else d_loss + self.r1_weight * penalty
+        penalty = None
+        d_objective = d_loss
+        if self.r1_weight > 0:
+            penalty = losses.r1_penalty(real_logits, real)
+            d_objective = d_loss + self.r1_weight * penalty
         self.opt_d.zero_grad(set_to_none=True)
         d_objective.backward()
         self.opt_d.step()
 
-        # Part 2 — train G through the *updated* D (a fresh forward, never the logits above).
+        # Part 2 — train G through the *updated* D (a fresh forward, never
+        # the logits above).
         with frozen(self.discriminator):
             fake_logits_after = self.discriminator(pack(fake, self.pack))
             g_loss = self.g_loss_fn(fake_logits_after)
@@ -112,14 +118,16 @@ class GAN(Generative):
             g_loss.backward()
             self.opt_g.step()
 
-        # Part 3 — move the averaged generator towards G (no gradient, no host sync).
+        # Part 3 — move the averaged generator towards G (no gradient, no
+        # host sync).
         if self.generator_ema is not None:
             update_average(self.generator_ema, self.generator, self.ema_decay)
 
         stats = {
             "d_loss": d_loss.detach(),
             "g_loss": g_loss.detach(),
-            # D(x) and D(G(z)) as probabilities, before and after D's update (DCGAN tutorial's stats).
+            # D(x) and D(G(z)) as probabilities, before and after D's update
+            # (the DCGAN tutorial's statistics).
             "d_real": torch.sigmoid(real_logits.detach()).mean(),
             "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
             "d_fake_after": torch.sigmoid(fake_logits_after.detach()).mean(),
