@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -189,10 +190,14 @@ class CodeMixture:
         return cls(decoder, fitted[min(bic, key=bic.get)], bic)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n decoded draws; the mixture's draw is seeded from `generator` (reproducible)."""
+        """n decoded draws in random order; seeded from `generator` (reproducible)."""
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator).item()) if generator is not None else None
         self.mixture.random_state = seed
         codes, _ = self.mixture.sample(n)
+        # scikit-learn returns the draws grouped by component (all of the first, then all of
+        # the second, ...): shuffled, so that any first few samples (a figure's row) are a
+        # fair look at the mixture rather than at one component.
+        codes = codes[np.random.default_rng(seed).permutation(n)]
         device = nets.device_of(self.decoder)
         with evaluating(self.decoder), torch.no_grad():
             return self.decoder(torch.as_tensor(codes, dtype=torch.float32, device=device))
