@@ -54,7 +54,10 @@ def run(path: Path, site: Path | None, timeout: int, profile: str = "quick", bud
     notebook.cells.append(nbformat.v4.new_code_cell(WHERE_IS_THE_LIBRARY))
     with tempfile.TemporaryDirectory(prefix=f"standalone-{path.stem}-") as folder:
         shutil.copy(path, folder)  # the notebook alone, as Colab has it
-        environment = {"AEGAN_PROFILE": profile, "AEGAN_BUDGET": budget,
+        # One thread per kernel: on a 2-core machine, two OpenMP threads that compete with
+        # anything else spin and wait; a 28×28 Jacobian took 25.9 s that way in a kernel and
+        # 0.9 s with one thread.
+        environment = {"AEGAN_PROFILE": profile, "AEGAN_BUDGET": budget, "OMP_NUM_THREADS": "1",
                        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
                        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
         if site is not None:
