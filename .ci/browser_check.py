@@ -120,9 +120,11 @@ TEX_LEFT_IN_TEXT = re.compile(r"\$\$|(?<![\w$])\$(?=\S)[^$\n]{1,80}\$|\\(?:frac|
 
 
 def pages_of(html: Path) -> list[str]:
+    """Every page a reader can open, less Sphinx's search and index pages and redirects."""
     skip = {"search.html", "genindex.html", "py-modindex.html"}
     return sorted(str(p.relative_to(html)) for p in html.rglob("*.html")
-                  if p.name not in skip and not {"_static", "_sources", "reports", "_modules"} & set(p.parts))
+                  if p.name not in skip and not {"_static", "_sources", "reports", "_modules"} & set(p.parts)
+                  and 'http-equiv="Refresh"' not in p.read_text(errors="replace")[:500])
 
 
 def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
