@@ -50,16 +50,16 @@ $(MATHJAX):
 
 ## browser: every page of the built book in headless Chromium (report and screenshots in
 ## _build/browser/); installs Debian's chromium first where it is missing
-browser: chromium
+browser: chromium $(STAMP)
 	$(BIN)/python .ci/browser_check.py
 
 chromium:
 	test -x /usr/bin/chromium || (apt-get update -q && \
 		apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null)
 
-## test: unit tests, nbval over every chapter, every chapter alone against the built wheel,
-## the minimum supported versions, the book build with warnings as errors, and every page
-## of it checked in a real browser
+## test: unit tests, nbval over every chapter, every chapter alone against the built wheel
+## (quick profile, and the full profile at the smoke budget), the minimum supported versions,
+## the book build with warnings as errors, and every page of it checked in a real browser
 test: chromium unit nbval standalone smoke mincheck
 	$(MAKE) html
 	$(MAKE) browser
