@@ -157,10 +157,7 @@ def check_page(context, base: str, page: str, shots: Path) -> tuple[list[str], d
 
     tab.route("**/*", refuse_other_hosts)
     tab.goto(base + page, wait_until="load")
-    # MathJax typesets after load; wait for it where the page has it (at most 20 s).
-    tab.wait_for_function(
-        "() => !window.MathJax || !window.MathJax.startup || window.MathJax.startup.promise"
-        ".then(() => true)", timeout=20_000)
+    # MathJax typesets after load: evaluate awaits its startup promise where the page has one.
     tab.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
     tab.wait_for_timeout(300)
     seen = tab.evaluate(MEASURE)
