@@ -127,16 +127,25 @@ class Comparison:
             f"{title}: mean [95% CI] (higher/lower/equal)" for title in metrics.values()) + " |"
         lines = [header, "|" + "---|" * (1 + len(metrics))]
         for arm in arms:
-            cells = []
-            for metric in metrics:
-                paired = self.paired(arm, metric, budget, baseline)
-                k = scale.get(metric, 1.0)
-                low, high = paired["ci"]
-                mark = " *" if stats.excludes_zero(paired) else ""
-                cells.append(f"{paired['mean'] * k:+.{digits}f} [{low * k:+.{digits}f}, {high * k:+.{digits}f}]{mark} "
-                             f"({paired['higher']}/{paired['lower']}/{paired['equal']})")
+            cells = [self.paired_cell(arm, metric, budget, baseline, scale.get(metric, 1.0), digits)
+                     for metric in metrics]
             lines.append(f"| {self.labels[arm]} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
+
+    def paired_cell(self, arm: str, metric: str, budget: str = "steps", baseline: str = "gan",
+                    scale: float = 1.0, digits: int = 2) -> str:
+        """One cell of `paired_table`: "+1.23 [+0.45, +2.01] * (4/1/0)" for arm − baseline.
+
+        The mean per-seed difference, its 95% bootstrap interval (starred where it excludes 0)
+        and the seeds where the arm is higher/lower/equal.
+
+        Taught in: chapter 4, "Reading a comparison".
+        """
+        paired = self.paired(arm, metric, budget, baseline)
+        low, high = paired["ci"]
+        mark = " *" if stats.excludes_zero(paired) else ""
+        return (f"{paired['mean'] * scale:+.{digits}f} [{low * scale:+.{digits}f}, {high * scale:+.{digits}f}]{mark} "
+                f"({paired['higher']}/{paired['lower']}/{paired['equal']})")
 
     def steps(self, arm: str, budget: str) -> int:
         """The number of steps the arm trains for at a budget."""

@@ -115,14 +115,18 @@ def build(arm: str, data, reconstruction_weight: float | None):
     return make(method, data, **overrides)
 
 
+def score_points(points, mixture) -> dict:
+    """The 2D scores a run records (VEEGAN/PacGAN protocol), rounded for the results file."""
+    result = ag.metrics.mode_coverage(points, mixture)
+    return {"modes": result["modes"], "high_quality": round(result["high_quality"], 5), "kl": round(result["kl"], 5)}
+
+
 def score(algo, data, step: int) -> dict:
     """The dataset's metrics on fresh samples; the noise stream is seeded by the step only."""
     device = algo.device if hasattr(algo, "device") else nets.device_of(algo.decoder)
     sampler = torch.Generator(device=device).manual_seed(2024 + step)
     if isinstance(data, ag.data.GaussianMixture2D):
-        result = ag.metrics.mode_coverage(algo.sample(2500, generator=sampler), data)
-        return {"modes": result["modes"], "high_quality": round(result["high_quality"], 5),
-                "kl": round(result["kl"], 5)}
+        return score_points(algo.sample(2500, generator=sampler), data)
     result = ag.metrics.image_quality(algo.sample(len(data.test), generator=sampler), data)
     return {key: round(float(result[key]), 5) for key in
             ("fd", "fd_floor", "precision", "recall", "classes", "kl")}
@@ -158,8 +162,7 @@ def run_one(job: dict, device: str = "cpu") -> dict:
            callback=measure, callback_every=job["evaluate_every"])
     if not curve or curve[-1]["step"] != job["steps"]:
         measure(algo, job["steps"])
-    checkpoint.unlink(missing_ok=True)
-    partial.unlink(missing_ok=True)
+    sweep.remove_run_files(checkpoint, partial)
     run = {**job, "config": json.loads(json.dumps(algo.config, default=str)), "final": curve[-1],
            "curve": curve, "wall_seconds": round(time.perf_counter() - started, 1), "device": device}
     if job["seed"] == PROTOCOL[job["dataset"]]["heldout_seeds"][0]:
@@ -229,9 +232,7 @@ def run_ensemble(jobs: list[dict], device: str = "cpu") -> list[dict]:
         for curve, points in zip(curves, samples):
             previous = [row for row in curve if row["step"] < step]
             trained = (previous[-1]["seconds"] if previous else 0.0) + time.perf_counter() - clock["since"]
-            result = ag.metrics.mode_coverage(points, mixture)
-            curve[:] = previous + [{"step": step, "seconds": round(trained, 2), "modes": result["modes"],
-                                    "high_quality": round(result["high_quality"], 5), "kl": round(result["kl"], 5)}]
+            curve[:] = previous + [{"step": step, "seconds": round(trained, 2), **score_points(points, mixture)}]
         sweep._write_json(partial, {"curves": curves})
         clock["since"] = time.perf_counter()
 
@@ -256,8 +257,7 @@ def run_ensemble(jobs: list[dict], device: str = "cpu") -> list[dict]:
                 standardised = ((real - mixture.center) / mixture.scale).repeat(1, len(jobs))
                 run["pictures"]["codes"] = _rounded(algo.encode(standardised).reshape(1000, len(jobs), 2)[:, j])
         runs.append(run)
-    checkpoint.unlink(missing_ok=True)
-    partial.unlink(missing_ok=True)
+    sweep.remove_run_files(checkpoint, partial)
     return runs
 
 

@@ -222,7 +222,7 @@ def single_run(dataset: str, seed: int, levers: dict, steps: int, out: Path, dev
               "steps": steps, "final": sweep._score(algo.sample(sweep.SAMPLES, generator=noise_stream), mixture),
               "wall_seconds": round(seconds, 1), "device": device, "code": sweep.code_version()}
     sweep._write_json(path, result)
-    (out / "checkpoints" / (path.stem + ".pt")).unlink(missing_ok=True)
+    sweep.remove_run_files(out / "checkpoints" / (path.stem + ".pt"))
     return result
 
 

@@ -119,9 +119,15 @@ def run_unit(unit: dict, out: Path, device: str = "cpu", threads: int = 1) -> di
         "code": code_version(),
     }
     _write_json(path, result)
-    partial_path.unlink(missing_ok=True)
-    checkpoint.unlink(missing_ok=True)
+    remove_run_files(checkpoint, partial_path)
     return result
+
+
+def remove_run_files(checkpoint: Path, *others: Path) -> None:
+    """Once a run's result is written: its checkpoint, the one `fit` kept before it
+    (`<name>.previous.pt`, see aegan_lib.checkpoint) and any other files it resumed from."""
+    for path in (checkpoint, ag.checkpoint.previous_path(checkpoint), *others):
+        path.unlink(missing_ok=True)
 
 
 def run_units(units: list[dict], out: Path, device: str = "cpu", jobs: int = 1) -> list[dict]:

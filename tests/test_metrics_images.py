@@ -5,6 +5,7 @@ with noise and with dropped classes)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -223,6 +224,22 @@ def test_classifier_for_trains_a_convnet_once_and_caches_it(digits, tmp_path, mo
     metrics.classifier_for(subset)
     assert trained == [subset], "a classifier cached for other data was reused"
     assert len(list(tmp_path.glob("mnist_*_classifier.pt"))) == 2
+
+    # A cached file of another format (an older aegan_lib's) is stale: trained again, no error.
+    torch.save({"format": -1, "data": metrics.images._fingerprint(stand_in)}, cached[0])
+    monkeypatch.setattr(metrics.images, "_CLASSIFIERS", {})
+    trained.clear()
+    metrics.classifier_for(stand_in)
+    assert trained == [stand_in]
+
+
+def test_classifier_for_reads_the_shipped_file_once(monkeypatch):
+    reads = []
+    real_load = torch.load
+    monkeypatch.setattr(metrics.images, "_CLASSIFIERS", {})
+    monkeypatch.setattr(metrics.images.torch, "load", lambda *a, **k: reads.append(a[0]) or real_load(*a, **k))
+    metrics.classifier_for("digits")
+    assert [Path(path).name for path in reads] == ["digits_classifier.pt"]
 
 
 def test_image_quality_takes_your_own_feature_extractor(digits):

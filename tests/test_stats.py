@@ -130,6 +130,9 @@ def test_tables_show_means_intervals_medians_and_paired_counts(tmp_path):
     assert table[3] == "| GAN + recon | 3 | 2,000 | 5.00 [4.00, 6.00] (5.00) |"
     paired = grid.paired_table({"modes": "modes"}).splitlines()
     assert paired[2] == "| GAN + recon | +2.00 [+2.00, +2.00] * (3/0/0) |"  # * : the CI excludes 0
+    # One cell, for tables of other shapes (chapter 3 pairs other arms): scaled, other digits.
+    assert grid.paired_cell("recon", "modes", scale=10, digits=1) == "+20.0 [+20.0, +20.0] * (3/0/0)"
+    assert grid.paired_cell("gan", "modes", baseline="recon").startswith("-2.00 [-2.00, -2.00] * (0/3/0)")
 
 
 @pytest.mark.parametrize("dataset", ["ring", "grid", "digits"])

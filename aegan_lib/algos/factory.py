@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import nets
-from ..data import GaussianMixture2D, ImageDataset, Split
+from ..data import GaussianMixture2D, training_tensor
 from .ae import AE
 from .aegan import AEGAN
 from .base import Algorithm
@@ -107,17 +107,9 @@ USED_SIZES = {
 
 def data_kind(data) -> tuple[str, tuple[int, ...], torch.device]:
     """("points" | "small_images" | "images", per-sample shape, device) of a dataset or tensor."""
-    if isinstance(data, GaussianMixture2D):
-        return "points", (2,), data.device
-    if isinstance(data, ImageDataset):
-        source = data.train.x
-    elif isinstance(data, Split):
-        source = data.x
-    elif isinstance(data, Tensor) and data.ndim >= 2:
-        source = data
-    else:
-        raise TypeError("expected data to be an aegan_lib dataset (data.ring(), data.grid(), data.digits(), "
-                        f"data.mnist()) or a tensor shaped (N, ...); got {type(data).__name__}")
+    source = training_tensor(data)  # raises, saying what it expected, for anything else
+    if isinstance(source, GaussianMixture2D):
+        return "points", (2,), source.device
     shape = tuple(source.shape[1:])
     if len(shape) == 1:
         return "points", shape, source.device
@@ -132,8 +124,7 @@ def data_scale(data) -> tuple[Tensor, Tensor]:
     """
     if isinstance(data, GaussianMixture2D):
         return torch.full((2,), data.scale), data.center.cpu()
-    points = data.x if isinstance(data, Split) else data
-    points = points.detach().float().cpu()
+    points = training_tensor(data).detach().float().cpu()
     return points.std(dim=0).clamp_min(1e-6), points.mean(dim=0)
 
 
@@ -291,11 +282,8 @@ def make(method: str, data, **overrides) -> Algorithm:
 
 def _rows(data) -> int | None:
     """The number of training rows of a tensor or split (None for an endless mixture)."""
-    if isinstance(data, Split):
-        return len(data.x)
-    if isinstance(data, Tensor):
-        return len(data)
-    return None
+    source = training_tensor(data)
+    return None if isinstance(source, GaussianMixture2D) else len(source)
 
 
 def _with_batch_size(algo: Algorithm, batch_size: int | None) -> Algorithm:

@@ -142,9 +142,17 @@ def load_classifier(path: str | os.PathLike, device=None) -> Classifier:
 
     Taught in: chapter 3, "Measuring image quality".
     """
+    return _classifier_from(_read_classifier_file(path), device)
+
+
+def _read_classifier_file(path) -> dict:
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or state.get("format") != CLASSIFIER_FORMAT:
         raise ValueError(f"{path} is not an aegan_lib classifier file of format {CLASSIFIER_FORMAT}")
+    return state
+
+
+def _classifier_from(state: dict, device) -> Classifier:
     model = Classifier(state["image_shape"], state["num_classes"])
     model.load_state_dict(state["state_dict"])
     model.recipe = dict(state.get("recipe", {}))
@@ -189,18 +197,18 @@ def classifier_for(dataset: str | ImageDataset, device=None) -> Classifier:
     if key not in _CLASSIFIERS:
         cached = CACHE / f"{dataset.name}_{fingerprint['content_sha1'][:12]}_classifier.pt"
         for path in (ASSETS / f"{dataset.name}_classifier.pt", cached):
-            if path.exists() and _trained_on(path) == fingerprint:
-                _CLASSIFIERS[key] = load_classifier(path, device)
+            # One read per file: the recorded data decide, then the same bytes build the model.
+            # A file of another format (an older aegan_lib's cache) is stale: train a new one.
+            state = torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+            if isinstance(state, dict) and state.get("format") == CLASSIFIER_FORMAT \
+                    and state.get("data") == fingerprint:
+                _CLASSIFIERS[key] = _classifier_from(state, device)
                 break
         else:
             model = train_classifier(dataset, device=device, **CLASSIFIER_RECIPE)
             save_classifier(model, cached, dataset)
             _CLASSIFIERS[key] = model
     return _CLASSIFIERS[key]
-
-
-def _trained_on(path: Path) -> dict | None:
-    return torch.load(path, map_location="cpu", weights_only=True).get("data")
 
 
 def _batched(function, x: Tensor, batch_size: int = 4096) -> Tensor:

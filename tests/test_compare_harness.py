@@ -1,0 +1,63 @@
+"""bench/compare.py, the comparison harness behind chapter 4, at a toy budget: a single run and
+an ensemble member record the same scores in the same form, and a run resumes from its
+checkpoint with the same curve it would have had."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import compare  # noqa: E402
+
+
+def _job(arm: str, seed: int, steps: int = 40) -> dict:
+    return {"key": f"test/{arm}/steps/seed{seed}", "phase": "test", "dataset": "ring", "arm": arm,
+            "seed": seed, "budget": "steps", "steps": steps, "evaluate_every": 20,
+            "reconstruction_weight": 10.0 if arm in compare.WITH_LAMBDA else None}
+
+
+@pytest.fixture
+def out(tmp_path, monkeypatch):
+    (tmp_path / "checkpoints").mkdir()
+    monkeypatch.setattr(compare, "OUT", tmp_path)
+    return tmp_path
+
+
+def test_single_runs_and_ensemble_members_record_the_same_scores(out):
+    single = compare.run_one(_job("recon", 0))
+    members = compare.run_ensemble([_job("recon", 0), _job("recon", 1)])
+    rows = [single["curve"], *(member["curve"] for member in members)]
+    for curve in rows:
+        assert [row["step"] for row in curve] == [20, 40]
+        assert set(curve[-1]) == {"step", "seconds", "modes", "high_quality", "kl"}
+        assert 0 <= curve[-1]["modes"] <= 8 and 0.0 <= curve[-1]["high_quality"] <= 1.0
+    assert single["final"] == single["curve"][-1] and single["wall_seconds"] > 0
+    assert members[1]["ensemble"]["member"] == 1
+    assert not list((out / "checkpoints").iterdir()), "a finished run leaves its checkpoint behind"
+
+
+def test_a_stopped_run_resumes_with_the_curve_it_would_have_had(out, monkeypatch):
+    whole = compare.run_one(_job("gan", 3))
+    real_fit = compare.ag.fit
+
+    def stop_after_first_checkpoint(*args, callback, **kwargs):
+        def measure_then_stop(algo, step):  # step 20 is checkpointed and scored, then a Ctrl-C
+            callback(algo, step)
+            raise KeyboardInterrupt
+
+        real_fit(*args, callback=measure_then_stop, **kwargs)
+
+    monkeypatch.setattr(compare.ag, "fit", stop_after_first_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        compare.run_one(_job("gan", 3))
+    assert (out / "checkpoints" / "test__gan__steps__seed3.pt").exists()
+    before = json.loads((out / "checkpoints" / "test__gan__steps__seed3.partial.json").read_text())["curve"]
+    monkeypatch.setattr(compare.ag, "fit", real_fit)
+    resumed = compare.run_one(_job("gan", 3))
+    assert resumed["curve"][0] == before[0], "the resumed run started over (its first row was measured again)"
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in whole["curve"]]
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in resumed["curve"]] == strip
