@@ -262,7 +262,7 @@ def joint(method: str, mixtures: Sequence[GaussianMixture2D], **overrides):
     each optimizer's ε is divided by S (see the module docstring). `tests/test_ensemble.py`
     checks that a member takes a single run's steps.
 
-    Taught in: chapter 4, "The question, asked properly" (how the comparison can run on a GPU).
+    Taught in: chapter 5, "The protocol" (how the comparison can run on a GPU).
     """
     if method not in ("aegan", "bigan"):
         raise ValueError(f"expected method 'aegan' or 'bigan'; got {method!r} (for 'gan' use ensemble.gan)")

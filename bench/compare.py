@@ -1,4 +1,4 @@
-"""The comparison harness (chapter 4): arms × seeds × budgets → one results file per dataset.
+"""The comparison harness (chapter 5): arms × seeds × budgets → one results file per dataset.
 
 Does the autoencoder help a converged GAN? Every arm is built by `aegan_lib.algos.make` with
 the same networks and the same recipe (chapter 2's on 2D points), trained by `aegan_lib.fit`

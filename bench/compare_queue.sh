@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The order chapter 4's comparison ran in on 2 CPU cores (each line resumes; re-run after a stop).
+# The order chapter 5's comparison ran in on 2 CPU cores (each line resumes; re-run after a stop).
 # Digits first (cheap: every arm, both budgets), then the grid's key arm at chapter 2's budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."

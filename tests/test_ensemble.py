@@ -109,7 +109,7 @@ def test_unknown_recipe_keys_are_named():
     ("aegan", {"adversarial_reconstructions": True, "reconstruction_weight": 1.0}),
     ("bigan", {})])
 def test_a_joint_loop_member_takes_the_same_steps_as_a_single_run(method, options):
-    """Chapter 4's comparison on a GPU: member 1 of 3 of ensemble.joint follows make(method)."""
+    """Chapter 5's comparison on a GPU: member 1 of 3 of ensemble.joint follows make(method)."""
     grid = ag.data.grid()
     hidden = (16, 16)
     single_options = {key: value for key, value in options.items() if key != "latent_critic"}

@@ -124,7 +124,7 @@ def test_the_default_lambda_is_the_one_chapter_4s_rule_chose(dataset, kind):
 
 @pytest.mark.parametrize("method", ["aegan", "bigan", "latent_gan"])
 def test_every_method_on_points_follows_chapter_2s_recipe(method):
-    """Chapter 4 compares methods with the same widths, optimizer, schedule, batch and units."""
+    """Chapter 5 compares methods with the same widths, optimizer, schedule, batch and units."""
     from aegan_lib.algos.factory import GAN_POINTS_RECIPE as recipe
     grid = ag.data.grid()
     algo = make(method, grid)

@@ -1,4 +1,4 @@
-"""The statistics behind every comparison table (chapter 4, "Reading a comparison")."""
+"""The statistics behind every comparison table (chapter 5, "Reading a comparison")."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aegan_lib import comparison, stats
 
 
 def test_bootstrap_ci_is_the_percentile_interval_of_resampled_means():
-    """The formula of chapter 4, computed by hand with the same random picks."""
+    """The formula of chapter 5, computed by hand with the same random picks."""
     values = [3.0, 7.0, 7.5, 9.0, 12.0, 4.0]
     low, high = stats.bootstrap_ci(values, resamples=2000, seed=3)
     picks = torch.randint(len(values), (2000, len(values)), generator=torch.Generator().manual_seed(3))

@@ -2,7 +2,7 @@
 
 The one place that says "a GAN for the ring is built like this". Chapters that compare methods
 loop over names; everything else builds its nets by hand. "aegan" builds the full joint loop
-(latent critic and latent reconstruction); chapter 4 compares it with every other arm
+(latent critic and latent reconstruction); chapter 5 compares it with every other arm
 (`bench/compare.py`).
 
 Taught in: chapter 4, "One call per method".
@@ -34,7 +34,7 @@ METHODS = ("ae", "gan", "latent_gan", "aegan", "bigan")
 # Network sizes per kind of data. "points": 2D mixtures; "small_images": 8×8 digits (MLPs);
 # "images": 28×28 and up (the convnets of aegan_lib.nets; `hidden` only sizes the MLP parts).
 # 2D points get a 2D code: an encoder of 2D data can only fill a 2D slice of a larger code space,
-# so a latent critic could never be satisfied there (chapter 4 measures latent_dim 2 vs 8).
+# so a latent critic could never be satisfied there.
 NET_DEFAULTS = {
     "points": {"latent_dim": 2, "noise_dim": 2, "generator_hidden": (128, 256),
                "discriminator_hidden": (256, 128), "encoder_hidden": (256, 128),
@@ -54,7 +54,7 @@ METHOD_DEFAULTS = {
     "latent_gan": {"pretrain_steps": 2000, "lr_ae": 1e-3, "lr_g": 2e-4, "lr_d": 2e-4,
                    "betas": (0.5, 0.999), "loss": "nonsaturating", "lr_schedule": "constant"},
     # The full joint loop: a latent critic (AEGAN_LATENT_CRITIC) and a latent reconstruction
-    # with μ = 1; the critics do not see reconstructions. Chapter 4's comparison measures each
+    # with μ = 1; the critics do not see reconstructions. Chapter 5's comparison measures each
     # term against the plain GAN (bench/compare.py); no default was chosen on its held-out seeds.
     "aegan": {"latent_reconstruction_weight": 1.0, "adversarial_reconstructions": False,
               "betas": (0.5, 0.999), "loss": "nonsaturating", "lr_schedule": "constant"},
@@ -168,7 +168,7 @@ def make(method: str, data, **overrides) -> Algorithm:
         kwargs.update({"r1_weight": 0.0, "ema": None, "pack": 1})
     if kind == "points":
         # Every method on 2D points trains with chapter 2's recipe: the same widths for every
-        # MLP, the same optimizer, schedule, batch and standardised units (chapter 4 compares them).
+        # MLP, the same optimizer, schedule, batch and standardised units (chapter 5 compares them).
         recipe = GAN_POINTS_RECIPE
         for name in SIZE_KEYS:
             if name.endswith("_hidden"):
