@@ -14,4 +14,13 @@ $PY bench/compare.py heldout --dataset digits
 $PY bench/compare.py import --dataset grid
 $PY bench/compare.py heldout --dataset grid --arms recon --budgets steps
 $PY bench/compare.py heldout --dataset grid --arms recon --budgets time
-$PY bench/compare.py heldout --dataset grid --arms latent_critic,bigan --budgets steps
+$PY bench/compare.py heldout --dataset grid --arms bigan --budgets steps
+$PY bench/compare.py heldout --dataset grid --arms latent_critic --budgets steps --jobs 1
+# The ring: chapter 2's GPU runs of the plain GAN and PacGAN2, the grid's timing (same nets and
+# batch), then λ by the rule and the autoencoder arms, the key one first.
+$PY bench/compare.py timing --dataset ring --copy-from grid
+$PY bench/compare.py import --dataset ring
+$PY bench/compare.py dev --dataset ring
+$PY bench/compare.py select --dataset ring
+$PY bench/compare.py heldout --dataset ring --arms recon --budgets steps
+$PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 1
