@@ -161,20 +161,25 @@ class AEGAN(EncoderGenerator):
             for critic in self.critics:
                 stack.enter_context(frozen(critic))
             adversarial = self.g_loss_fn(self.discriminator(image_fakes))
-            rec = losses.reconstruction_mse(reconstruction, real)
-            g_loss = adversarial + self.reconstruction_weight * rec
+            reconstruction_loss = losses.reconstruction_mse(reconstruction, real)
+            lam = self.reconstruction_weight  # λ in chapter 4
+            g_loss = adversarial + lam * reconstruction_loss
             stats["g_adversarial"] = adversarial.detach()
-            stats["reconstruction"] = rec.detach()
+            stats["reconstruction"] = reconstruction_loss.detach()
             if self.latent_discriminator is not None:
                 latent_logits = self.latent_discriminator(latent_fakes)
                 latent_adversarial = self.g_loss_fn(latent_logits)
                 g_loss = g_loss + latent_adversarial
                 stats["latent_adversarial"] = latent_adversarial.detach()
             if self.latent_reconstruction_weight > 0:
-                latent_rec = losses.reconstruction_mse(code_of_fake, z)
+                latent_reconstruction_loss = losses.reconstruction_mse(
+                    code_of_fake, z
+                )
                 mu = self.latent_reconstruction_weight  # μ in chapter 4
-                g_loss = g_loss + mu * latent_rec
-                stats["latent_reconstruction"] = latent_rec.detach()
+                g_loss = g_loss + mu * latent_reconstruction_loss
+                stats["latent_reconstruction"] = (
+                    latent_reconstruction_loss.detach()
+                )
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()
