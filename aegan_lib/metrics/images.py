@@ -145,9 +145,13 @@ def load_classifier(path: str | os.PathLike, device=None) -> Classifier:
     return _classifier_from(_read_classifier_file(path), device)
 
 
+def _is_classifier_state(state) -> bool:
+    return isinstance(state, dict) and state.get("format") == CLASSIFIER_FORMAT
+
+
 def _read_classifier_file(path) -> dict:
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != CLASSIFIER_FORMAT:
+    if not _is_classifier_state(state):
         raise ValueError(f"{path} is not an aegan_lib classifier file of format {CLASSIFIER_FORMAT}")
     return state
 
@@ -200,8 +204,7 @@ def classifier_for(dataset: str | ImageDataset, device=None) -> Classifier:
             # One read per file: the recorded data decide, then the same bytes build the model.
             # A file of another format (an older aegan_lib's cache) is stale: train a new one.
             state = torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
-            if isinstance(state, dict) and state.get("format") == CLASSIFIER_FORMAT \
-                    and state.get("data") == fingerprint:
+            if _is_classifier_state(state) and state.get("data") == fingerprint:
                 _CLASSIFIERS[key] = _classifier_from(state, device)
                 break
         else:
