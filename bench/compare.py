@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import sweep  # noqa: E402  (code_version, atomic writes)
+import sweep  # noqa: E402  (code_version, atomic writes, the 2D scorer)
 
 import aegan_lib as ag  # noqa: E402
 from aegan_lib import ensemble, nets  # noqa: E402
@@ -115,10 +115,12 @@ def build(arm: str, data, reconstruction_weight: float | None):
     return make(method, data, **overrides)
 
 
+COMPARE_SCORE_KEYS = ("modes", "high_quality", "kl")
+
+
 def score_points(points, mixture) -> dict:
-    """The 2D scores a run records (VEEGAN/PacGAN protocol), rounded for the results file."""
-    result = ag.metrics.mode_coverage(points, mixture)
-    return {"modes": result["modes"], "high_quality": round(result["high_quality"], 5), "kl": round(result["kl"], 5)}
+    """The 2D scores a comparison run records: sweep's scorer, without `kl_high_quality`."""
+    return sweep.score_points(points, mixture, COMPARE_SCORE_KEYS)
 
 
 def score(algo, data, step: int) -> dict:

@@ -94,7 +94,7 @@ def run(pack: int, seeds: int, steps: int, seconds: float, device: str, out: Pat
         noise_stream = torch.Generator(device=device).manual_seed(2333)
         samples = ensemble.member_samples(algo, stacked, sweep.SAMPLES, generator=noise_stream)
         for j in range(S):
-            row["members"].append({"raw": sweep._score(samples[j], mixtures[j])})
+            row["members"].append({"raw": sweep.score_points(samples[j], mixtures[j])})
         curve.append(row)
         if time.time() - started > seconds:
             raise TimeUp

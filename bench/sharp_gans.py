@@ -219,7 +219,7 @@ def single_run(dataset: str, seed: int, levers: dict, steps: int, out: Path, dev
     seconds = time.time() - started
     noise_stream = torch.Generator(device=device).manual_seed(2024 + steps)
     result = {"name": path.stem, "phase": "single", "dataset": dataset, "seed": seed, "levers": levers,
-              "steps": steps, "final": sweep._score(algo.sample(sweep.SAMPLES, generator=noise_stream), mixture),
+              "steps": steps, "final": sweep.score_points(algo.sample(sweep.SAMPLES, generator=noise_stream), mixture),
               "wall_seconds": round(seconds, 1), "device": device, "code": sweep.code_version()}
     sweep._write_json(path, result)
     sweep.remove_run_files(out / "checkpoints" / (path.stem + ".pt"))

@@ -63,3 +63,11 @@ def test_a_stopped_run_resumes_with_the_curve_it_would_have_had(out, monkeypatch
         return [{k: v for k, v in row.items() if k != "seconds"} for row in curve]
 
     assert scores(resumed["curve"]) == scores(whole["curve"])
+
+
+def test_the_comparison_scores_points_with_the_sweeps_scorer_less_one_key():
+    mixture = compare.ag.data.ring(device="cpu")
+    points = mixture.sample(500, generator=compare.torch.Generator().manual_seed(0))
+    full = compare.sweep.score_points(points, mixture)
+    assert compare.score_points(points, mixture) == {key: full[key] for key in ("modes", "high_quality", "kl")}
+    assert full["modes"] == 8 and 0.9 < full["high_quality"] <= 1.0  # real samples score as real
