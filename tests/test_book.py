@@ -149,6 +149,29 @@ def test_markdown_uses_nothing_only_the_book_renders(path):
                                    "Colab and Jupyter show as raw text; see .ci/citations.py and <details>")
 
 
+RELATIVE_LINK = re.compile(r"\]\((?!https?://|#)([^)\s]+)\)")
+HELP = re.compile(r"`help\((algos\.[A-Za-z_.]+)\)`")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_link_to_another_page_has_a_way_in_on_colab(path):
+    """A relative link works in the built book, not on Colab: the sentence names `help(...)`
+    of a real library object as well, which prints the linked page's text in any notebook."""
+    import aegan_lib
+
+    for cell in cells(path):
+        text = source(cell)
+        if cell["cell_type"] != "markdown" or not RELATIVE_LINK.search(text):
+            continue
+        named = HELP.findall(text)
+        assert named, f"{path.name}: {RELATIVE_LINK.search(text).group(0)!r} has no `help(...)` beside it"
+        for dotted in named:
+            obj = aegan_lib
+            for part in dotted.split("."):
+                obj = getattr(obj, part)
+            assert obj.__doc__, f"{path.name}: help({dotted}) would print no docstring"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_solutions_are_folded_everywhere(path):
     """<details> folds in the book, on Colab and in Jupyter alike; a blank line after </summary>
