@@ -53,7 +53,7 @@ ARMS = {
     "pacgan2": ("gan", {"pack": 2}, "PacGAN2 (packing, no autoencoder)"),
     "placebo": ("aegan", {"reconstruction_weight": 0.0, "latent_discriminator": None,
                           "latent_reconstruction_weight": 0.0}, "placebo (joint loop, λ = 0)"),
-    "latent_gan": ("latent_gan", {}, "latent GAN (chapter 3)"),
+    "latent_gan": ("latent_gan", {}, "latent GAN (a GAN on codes E(x), decoded)"),
     "recon": ("aegan", {"latent_discriminator": None, "latent_reconstruction_weight": 0.0},
               "GAN + recon (MRGAN's form)"),
     "latent_critic": ("aegan", {"latent_reconstruction_weight": 0.0}, "+ latent critic"),
