@@ -18,7 +18,7 @@ A full-page screenshot of every page goes to `_build/browser/<page>.png`, and th
 findings, so `make` stops on the first bad build.
 
     .venv/bin/python .ci/browser_check.py                # every page of _build/html
-    .venv/bin/python .ci/browser_check.py --pages chapters/03_latent_gan.html
+    .venv/bin/python .ci/browser_check.py --pages chapters/04_latent_gan.html
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ arm, and every run with its config, final scores and learning curve.
     >>> grid.paired("recon", "modes")             # recon − plain GAN, seed by seed, with its CI
     >>> grid.curve("recon", "high_quality", x="seconds")
 
-Taught in: chapter 5, "Reading a comparison".
+Taught in: chapter 6, "Reading a comparison".
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class Comparison:
         The mean per-seed difference, its 95% bootstrap interval (starred where it excludes 0)
         and the seeds where the arm is higher/lower/equal.
 
-        Taught in: chapter 5, "Reading a comparison".
+        Taught in: chapter 6, "Reading a comparison".
         """
         paired = self.paired(arm, metric, budget, baseline)
         low, high = paired["ci"]
@@ -158,7 +158,7 @@ class Comparison:
 def load(dataset: str | None = None, path: str | Path | None = None) -> Comparison:
     """The packaged results of `dataset` ("ring", "grid", "digits"), or a results file at `path`.
 
-    Taught in: chapter 5, "Reading a comparison".
+    Taught in: chapter 6, "Reading a comparison".
     """
     if path is None:
         if dataset is None:

@@ -200,7 +200,7 @@ class GaussianMixture2D:
         toy divides its grid by; the ring's is ≈ 0.71). `make` builds 2D nets that work in these
         units (`nets.standardizing`); samples and metrics stay in data units.
 
-        Taught in: chapter 2, "Making it sharp".
+        Taught in: chapter 3, "Making it sharp".
         """
         spread = (self.means - self.center).pow(2).sum(dim=1).mean() / 2
         return math.sqrt(float(spread) + self.std ** 2)

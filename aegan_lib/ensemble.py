@@ -20,7 +20,7 @@ and every loss is a mean over all S members, i.e. 1/S times the sum of the membe
 Scaling a gradient by 1/S leaves Adam's update unchanged except through ε, so the ensemble's
 Adam uses ε/S. `tests/test_ensemble.py` checks a member step against a single run's step.
 
-Taught in: chapter 2, "Making it sharp" (many seeds at once).
+Taught in: chapter 3, "Making it sharp" (many seeds at once).
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def gan(mixtures: Sequence[GaussianMixture2D], **overrides) -> tuple[GAN, Stacke
     with different seeds. Train with `fit(algo, data, steps)`; read samples with
     `member_samples`.
 
-    Taught in: chapter 2, "Making it sharp" (many seeds at once).
+    Taught in: chapter 3, "Making it sharp" (many seeds at once).
     """
     recipe = dict(GAN_POINTS_RECIPE)
     unknown = sorted(set(overrides) - set(recipe))
@@ -262,7 +262,7 @@ def joint(method: str, mixtures: Sequence[GaussianMixture2D], **overrides):
     each optimizer's ε is divided by S (see the module docstring). `tests/test_ensemble.py`
     checks that a member takes a single run's steps.
 
-    Taught in: chapter 5, "The protocol" (how the comparison can run on a GPU).
+    Taught in: chapter 6, "The protocol" (how the comparison can run on a GPU).
     """
     if method not in ("aegan", "bigan"):
         raise ValueError(f"expected method 'aegan' or 'bigan'; got {method!r} (for 'gan' use ensemble.gan)")

@@ -73,7 +73,7 @@ def gan_g_loss_saturating(fake_logits: Tensor) -> Tensor:
 def hinge_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """Hinge discriminator loss E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))] (Lim & Ye 2017).
 
-    Taught in: chapter 2, "Other adversarial losses".
+    Taught in: chapter 3, exercise 1 (the hinge loss on the grid).
     """
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
@@ -92,7 +92,7 @@ def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
     packing (one logit per m samples) or an ensemble it is still the average per D input.
     The graph is kept (create_graph) so that D's update differentiates through the penalty.
 
-    Taught in: chapter 2, "Making it sharp".
+    Taught in: chapter 3, "Making it sharp".
     """
     if not real.requires_grad:
         raise ValueError("r1_penalty needs the gradient with respect to the real batch: call "

@@ -132,7 +132,7 @@ class Rescale(nn.Module):
     standardised numbers while data, samples and metrics stay in the data's own units. As
     buffers, scale and shift move with `.to(device)` and live in the checkpoint.
 
-    Taught in: chapter 2, "Making it sharp" (standardised data).
+    Taught in: chapter 3, "Making it sharp" (standardised data).
     """
 
     def __init__(self, scale, shift=0.0):
@@ -156,7 +156,7 @@ def standardizing(net: nn.Module, scale, shift=0.0, role: str = "generator") -> 
     role="generator": the net's outputs are standardised numbers, mapped back to data units.
     role="discriminator": data-unit inputs are standardised before the net sees them.
 
-    Taught in: chapter 2, "Making it sharp" (standardised data).
+    Taught in: chapter 3, "Making it sharp" (standardised data).
     """
     scale = torch.as_tensor(scale, dtype=torch.float32)
     shift = torch.as_tensor(shift, dtype=torch.float32)
@@ -180,7 +180,7 @@ def input_features(net: nn.Module) -> int | None:
 def output_features(net: nn.Module) -> int | None:
     """The output width of a net whose last weight layer is Linear (None when it is not).
 
-    Taught in: chapter 4, "The library's AEGAN" (the encoder's code size is checked up front).
+    Taught in: chapter 5, "The library's AEGAN" (the encoder's code size is checked up front).
     """
     last = None
     for module in net.modules():
@@ -192,7 +192,7 @@ def output_features(net: nn.Module) -> int | None:
 def has_batchnorm(net: nn.Module) -> bool:
     """True when any submodule is a BatchNorm layer (1d, 2d, 3d, lazy or synchronised).
 
-    Taught in: chapter 4, "The library's AEGAN" (no BatchNorm in a latent discriminator).
+    Taught in: chapter 5, "The library's AEGAN" (no BatchNorm in a latent discriminator).
     """
     return any(isinstance(module, nn.modules.batchnorm._BatchNorm) for module in net.modules())
 

@@ -116,7 +116,7 @@ def budget_for(budgets: dict, profile: str, scale: str | None = None) -> dict:
 _CPU_MS_PER_JOINT_STEP = 250
 FULL_PROFILE_ON_A_CPU = (
     "PROFILE='full' is sized for a GPU (MNIST at 28×28, convnets, up to 10,000 steps per model) "
-    f"and no GPU is visible. On a 2-core CPU one step of chapter 4's joint loop took about "
+    f"and no GPU is visible. On a 2-core CPU one step of chapter 5's joint loop took about "
     f"{_CPU_MS_PER_JOINT_STEP} ms, so its 10,000 steps alone take about "
     f"{_CPU_MS_PER_JOINT_STEP * 10_000 / 60_000:.0f} minutes, and a chapter an hour or more; a GPU "
     "runs a chapter in minutes. Use PROFILE = 'quick' on a CPU, or switch the runtime to a GPU "

@@ -4,7 +4,7 @@ Ten seeds of a GAN are ten draws from a wide distribution (one collapsed run mov
 lot), so every comparison in the book reports the mean with a 95% bootstrap interval, the
 median, and the per-seed differences against the baseline with their own interval.
 
-Taught in: chapter 5, "Reading a comparison".
+Taught in: chapter 6, "Reading a comparison".
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, resamples: i
     the (1 − c)/2 and (1 + c)/2 quantiles of those means. Seeded, so a notebook prints the
     same interval every run. With one value the interval is that value.
 
-    Taught in: chapter 5, "Reading a comparison".
+    Taught in: chapter 6, "Reading a comparison".
     """
     numbers = _as_floats(values, "the values")
     if not 0.0 < confidence < 1.0:
@@ -59,7 +59,7 @@ def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, resamples: i
 def summarize(values: Sequence[float], confidence: float = 0.95) -> dict:
     """n, mean, its bootstrap interval (`bootstrap_ci`), median, standard deviation, min, max.
 
-    Taught in: chapter 5, "Reading a comparison".
+    Taught in: chapter 6, "Reading a comparison".
     """
     numbers = _as_floats(values, "the values")
     low, high = bootstrap_ci(numbers, confidence)
@@ -73,7 +73,7 @@ def paired_differences(arm: Mapping[int, float], baseline: Mapping[int, float], 
 
     Also counts the seeds where the arm is higher, lower, or equal (ties are ties, not losses).
 
-    Taught in: chapter 5, "Reading a comparison".
+    Taught in: chapter 6, "Reading a comparison".
     """
     seeds = sorted(set(arm) & set(baseline))
     if not seeds:

@@ -84,7 +84,7 @@ def learning_rate_factor(schedule: str, step: int, total: int) -> float:
     Both decays reach 0 at the end of the run; the factor depends on (t, T) only, so a run
     resumed from a checkpoint continues the same schedule bit for bit.
 
-    Taught in: chapter 2, "Making it sharp" (learning rate decayed to zero).
+    Taught in: chapter 3, "Making it sharp" (learning rate decayed to zero).
     """
     if schedule not in LR_SCHEDULES:
         raise ValueError(f"expected a learning-rate schedule in {LR_SCHEDULES}; got {schedule!r}")

@@ -1,7 +1,7 @@
-"""The comparison harness (chapter 5): arms × seeds × budgets → one results file per dataset.
+"""The comparison harness (chapter 6): arms × seeds × budgets → one results file per dataset.
 
 Does the autoencoder help a converged GAN? Every arm is built by `aegan_lib.algos.make` with
-the same networks and the same recipe (chapter 2's on 2D points), trained by `aegan_lib.fit`
+the same networks and the same recipe (chapter 3's on 2D points), trained by `aegan_lib.fit`
 for a budget, and scored along the way. One results file per dataset,
 `results/compare/<dataset>.json`, holds everything needed to read it: the protocol, the rule
 that chooses λ (written here before any held-out run), the code version, the time per step of
@@ -14,7 +14,7 @@ the same command continues. `aegan_lib.comparison` reads the file (CIs, paired d
     python bench/compare.py dev     --dataset grid     # development seeds: the λ candidates of "GAN + recon"
     python bench/compare.py select  --dataset grid     # RULE → the chosen λ, stored in the file
     python bench/compare.py heldout --dataset grid --arms gan,recon --budgets steps,time
-    python bench/compare.py import  --dataset grid     # chapter 2's GPU runs of gan / pacgan2 (same recipe)
+    python bench/compare.py import  --dataset grid     # chapter 3's GPU runs of gan / pacgan2 (same recipe)
     python bench/compare.py package                    # copy the results files into aegan_lib/assets/
     options: --jobs 2 (processes, one torch thread each), --device cpu|cuda
 
@@ -68,7 +68,7 @@ SCORED_FROM = {"code_mixture": "latent_gan"}
 WITH_LAMBDA = ("recon", "latent_critic", "latent_recon", "lazarou")
 
 PROTOCOL = {
-    # 2D: chapter 2's budget (the recipe converges there: 93.9% HQ on the ring), scored by the
+    # 2D: chapter 3's budget (the recipe converges there: 93.9% HQ on the ring), scored by the
     # VEEGAN/PacGAN protocol (2500 samples, 3σ) every 1000 steps.
     "ring": {"steps": 20_000, "evaluate_every": 1000, "dev_seeds": [0, 1], "heldout_seeds": list(range(100, 110))},
     "grid": {"steps": 20_000, "evaluate_every": 1000, "dev_seeds": [0, 1], "heldout_seeds": list(range(100, 110))},
@@ -199,7 +199,7 @@ def run_ensemble(jobs: list[dict], device: str = "cpu") -> list[dict]:
     """Train one arm's seeds as the members of one model (`aegan_lib.ensemble`); one run per member.
 
     For a GPU, where one small run leaves the device idle and S members cost about one run
-    (chapter 2's measurement). A member takes a single run's steps (tests/test_ensemble.py) but its
+    (chapter 3's measurement). A member takes a single run's steps (tests/test_ensemble.py) but its
     initial weights come from one stream for all members, so its "seed" labels the member, and the
     run records the ensemble it came from. Resumes from a checkpoint like `run_one`.
     """
@@ -392,7 +392,7 @@ def select(results: dict) -> dict:
 
 
 def import_gpu(results: dict) -> dict:
-    """Chapter 2's held-out GPU runs of make("gan") and pack=2 (same recipe, seeds 100-109) as runs.
+    """Chapter 3's held-out GPU runs of make("gan") and pack=2 (same recipe, seeds 100-109) as runs.
 
     Each was one member of an `ensemble.gan` model; tests/test_ensemble.py shows a member takes
     exactly the steps of a `make("gan")` run. Their curves have no seconds (the ensemble's time is

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The order chapter 5's comparison ran in on 2 CPU cores (each line resumes; re-run after a stop).
-# Digits first (cheap: every arm, both budgets), then the grid's key arm at chapter 2's budget.
+# The order chapter 6's comparison ran in on 2 CPU cores (each line resumes; re-run after a stop).
+# Digits first (cheap: every arm, both budgets), then the grid's key arm at chapter 3's budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -16,7 +16,7 @@ $PY bench/compare.py heldout --dataset grid --arms recon --budgets steps
 $PY bench/compare.py heldout --dataset grid --arms recon --budgets time
 $PY bench/compare.py heldout --dataset grid --arms bigan --budgets steps
 $PY bench/compare.py heldout --dataset grid --arms latent_critic --budgets steps --jobs 1
-# The ring: chapter 2's GPU runs of the plain GAN and PacGAN2, the grid's timing (same nets and
+# The ring: chapter 3's GPU runs of the plain GAN and PacGAN2, the grid's timing (same nets and
 # batch), then λ by the rule and the autoencoder arms, the key one first.
 $PY bench/compare.py timing --dataset ring --copy-from grid
 $PY bench/compare.py import --dataset ring

@@ -14,7 +14,7 @@ two things:
 
 `tests/test_faults.py` runs the same scenarios.
 
-Taught in: chapter 2, "A training engine you can trust".
+Taught in: chapter 3, "A training engine you can trust".
 """
 
 from __future__ import annotations

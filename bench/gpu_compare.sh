@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chapter 5's 2D arms that the CPU has not run yet, on one GPU: each arm's seeds train as one
+# Chapter 6's 2D arms that the CPU has not run yet, on one GPU: each arm's seeds train as one
 # ensemble model (bench/compare.py --ensemble), several models share the GPU (--jobs).
 # Every line resumes and skips finished runs, so it is safe to re-run after a stop; results
 # land in results/compare/<dataset>.json (then `python bench/compare.py package`).

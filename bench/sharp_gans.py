@@ -1,4 +1,4 @@
-"""Sharp GANs (chapter 2): an honest recipe search for the 2D GAN, then its held-out table.
+"""Sharp GANs (chapter 3): an honest recipe search for the 2D GAN, then its held-out table.
 
     python bench/sharp_gans.py search    # development seeds 0-4: every candidate recipe
     python bench/sharp_gans.py select    # RULE below → results/sharp_gans/recipe.json

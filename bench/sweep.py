@@ -11,7 +11,7 @@ re-run with the same command after a crash, and units run in parallel processes 
 For a cluster, switch joblib's backend (`joblib.parallel_config(backend="dask")` or Ray's):
 the units and their files stay the same.
 
-Used by `bench/sharp_gans.py` (chapter 2) and read back with `load_runs`.
+Used by `bench/sharp_gans.py` (chapter 3) and read back with `load_runs`.
 """
 
 from __future__ import annotations

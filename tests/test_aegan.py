@@ -1,4 +1,4 @@
-"""AEGAN (chapter 4): every update gets exactly its own loss's gradient, touches only its own nets,
+"""AEGAN (chapter 5): every update gets exactly its own loss's gradient, touches only its own nets,
 its losses match their formulas, and a resumed run equals an uninterrupted one."""
 
 import copy
@@ -283,7 +283,7 @@ def test_sample_encode_reconstruct_shapes_range_and_mode():
 
 def test_the_placebo_arm_is_the_plain_gan_step_for_step():
     """λ = 0, no latent critic, μ = 0: the joint loop's code path trains G and D exactly like
-    algos.GAN (the encoder gets no gradient), so chapter 5's placebo isolates the code path."""
+    algos.GAN (the encoder gets no gradient), so chapter 6's placebo isolates the code path."""
     from aegan_lib.algos import GAN, make
 
     ring = ag.data.ring()

@@ -316,7 +316,7 @@ def test_every_figure_has_a_caption_and_alt_text(path):
 
 
 def test_the_step_methods_the_book_prints_fit_the_column():
-    """Chapter 4 prints AEGAN.step and the appendix GAN.step, as they are in the library."""
+    """Chapter 5 prints AEGAN.step and the appendix GAN.step, as they are in the library."""
     import inspect
     import textwrap
 

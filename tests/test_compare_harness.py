@@ -1,4 +1,4 @@
-"""bench/compare.py, the comparison harness behind chapter 5, at a toy budget: a single run and
+"""bench/compare.py, the comparison harness behind chapter 6, at a toy budget: a single run and
 an ensemble member record the same scores in the same form, and a run resumes from its
 checkpoint with the same curve it would have had."""
 

@@ -1,4 +1,4 @@
-"""aegan_lib.ensemble: S seeds as one model train like S single runs (chapter 2's sweeps)."""
+"""aegan_lib.ensemble: S seeds as one model train like S single runs (chapter 3's sweeps)."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def test_unknown_recipe_keys_are_named():
     ("aegan", {"adversarial_reconstructions": True, "reconstruction_weight": 1.0}),
     ("bigan", {})])
 def test_a_joint_loop_member_takes_the_same_steps_as_a_single_run(method, options):
-    """Chapter 5's comparison on a GPU: member 1 of 3 of ensemble.joint follows make(method)."""
+    """Chapter 6's comparison on a GPU: member 1 of 3 of ensemble.joint follows make(method)."""
     grid = ag.data.grid()
     hidden = (16, 16)
     single_options = {key: value for key, value in options.items() if key != "latent_critic"}

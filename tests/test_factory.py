@@ -1,4 +1,4 @@
-"""`make(method, data)` (chapter 4): every method builds from the data alone and trains a step."""
+"""`make(method, data)` (chapter 5): every method builds from the data alone and trains a step."""
 
 import warnings
 
@@ -124,7 +124,7 @@ def test_the_default_lambda_is_the_one_chapter_4s_rule_chose(dataset, kind):
 
 @pytest.mark.parametrize("method", ["aegan", "bigan", "latent_gan"])
 def test_every_method_on_points_follows_chapter_2s_recipe(method):
-    """Chapter 5 compares methods with the same widths, optimizer, schedule, batch and units."""
+    """Chapter 6 compares methods with the same widths, optimizer, schedule, batch and units."""
     from aegan_lib.algos.factory import GAN_POINTS_RECIPE as recipe
     grid = ag.data.grid()
     algo = make(method, grid)

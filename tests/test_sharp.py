@@ -1,4 +1,4 @@
-"""Chapter 2's levers ("Making it sharp"): R1, the generator average, learning-rate schedules,
+"""Chapter 3's levers ("Making it sharp"): R1, the generator average, learning-rate schedules,
 standardised 2D nets and packing — each tied to its formula, and resumable bit for bit."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The statistics behind every comparison table (chapter 5, "Reading a comparison")."""
+"""The statistics behind every comparison table (chapter 6, "Reading a comparison")."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aegan_lib import comparison, stats
 
 
 def test_bootstrap_ci_is_the_percentile_interval_of_resampled_means():
-    """The formula of chapter 5, computed by hand with the same random picks."""
+    """The formula of chapter 6, computed by hand with the same random picks."""
     values = [3.0, 7.0, 7.5, 9.0, 12.0, 4.0]
     low, high = stats.bootstrap_ci(values, resamples=2000, seed=3)
     picks = torch.randint(len(values), (2000, len(values)), generator=torch.Generator().manual_seed(3))
@@ -130,7 +130,7 @@ def test_tables_show_means_intervals_medians_and_paired_counts(tmp_path):
     assert table[3] == "| GAN + recon | 3 | 2,000 | 5.00 [4.00, 6.00] (5.00) |"
     paired = grid.paired_table({"modes": "modes"}).splitlines()
     assert paired[2] == "| GAN + recon | +2.00 [+2.00, +2.00] * (3/0/0) |"  # * : the CI excludes 0
-    # One cell, for tables of other shapes (chapter 3 pairs other arms): scaled, other digits.
+    # One cell, for tables of other shapes (chapter 4 pairs other arms): scaled, other digits.
     assert grid.paired_cell("recon", "modes", scale=10, digits=1) == "+20.0 [+20.0, +20.0] * (3/0/0)"
     assert grid.paired_cell("gan", "modes", baseline="recon").startswith("-2.00 [-2.00, -2.00] * (0/3/0)")
 

@@ -313,7 +313,7 @@ def test_fit_seeds_the_data_stream_apart_from_the_noise(make_gan, checkpoint_pat
 
 
 def test_a_run_saved_before_data_seeds_resumes_as_it_was_made(make_gan, checkpoint_path, assert_same):
-    """Checkpoints without a data seed (the shipped chapter 2 runs) seeded both streams with
+    """Checkpoints without a data seed (the shipped chapter 3 runs) seeded both streams with
     `seed`; resuming one must continue that stream, not switch rules halfway."""
     aegan_lib.fit(make_gan(), data.ring(), steps=4, batch_size=16, data_seed=0, checkpoint=checkpoint_path,
                   **QUIET)

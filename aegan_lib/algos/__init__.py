@@ -1,7 +1,7 @@
 """Algorithm objects: one class per method, each with a readable `step(x) -> dict`.
 
-Taught in: chapter 1 (AE), chapter 2 (GAN), chapter 3 (LatentGAN), chapter 4 (AEGAN, BiGAN);
-chapter 5 compares them.
+Taught in: chapter 1 (AE), chapters 2 and 3 (GAN), chapter 4 (LatentGAN), chapter 5 (AEGAN, BiGAN);
+chapter 6 compares them.
 """
 
 from .ae import AE

@@ -5,10 +5,10 @@ and optionally a latent discriminator D_z. G and E are trained together on
 
     adversarial loss + λ·‖x − G(E(x))‖²  [+ latent adversarial loss for E]  [+ μ·‖z − E(G(z))‖²]
 
-so one class spans chapter 4's arms "GAN + recon" → "+ latent critic" → "+ latent recon" (the last
+so one class spans chapter 5's arms "GAN + recon" → "+ latent critic" → "+ latent recon" (the last
 is the full AEGAN of Lazarou 2020).
 
-Taught in: chapter 4.
+Taught in: chapter 5.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ class AEGAN(EncoderGenerator):
             asked for (`aegan_lib.train.learning_rate_factor`).
 
     With λ = 0, no latent critic and μ = 0 this is a plain GAN run through the joint loop's code
-    path (the encoder gets no gradient): chapter 4's placebo arm.
+    path (the encoder gets no gradient): chapter 5's placebo arm.
 
-    Taught in: chapter 4, "The library's AEGAN".
+    Taught in: chapter 5, "The library's AEGAN".
     """
 
     def __init__(self, encoder: nn.Module, generator: nn.Module, discriminator: nn.Module,
@@ -162,7 +162,7 @@ class AEGAN(EncoderGenerator):
                 stack.enter_context(frozen(critic))
             adversarial = self.g_loss_fn(self.discriminator(image_fakes))
             reconstruction_loss = losses.reconstruction_mse(reconstruction, real)
-            lam = self.reconstruction_weight  # λ in chapter 4
+            lam = self.reconstruction_weight  # λ in chapter 5
             g_loss = adversarial + lam * reconstruction_loss
             stats["g_adversarial"] = adversarial.detach()
             stats["reconstruction"] = reconstruction_loss.detach()
@@ -175,7 +175,7 @@ class AEGAN(EncoderGenerator):
                 latent_reconstruction_loss = losses.reconstruction_mse(
                     code_of_fake, z
                 )
-                mu = self.latent_reconstruction_weight  # μ in chapter 4
+                mu = self.latent_reconstruction_weight  # μ in chapter 5
                 g_loss = g_loss + mu * latent_reconstruction_loss
                 stats["latent_reconstruction"] = (
                     latent_reconstruction_loss.detach()

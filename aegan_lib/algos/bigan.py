@@ -7,7 +7,7 @@ inverse of G (Donahue et al. 2017, "Adversarial Feature Learning"; Dumoulin et a
 "Adversarially Learned Inference"). No reconstruction loss appears anywhere: the encoder
 learns only through D.
 
-Taught in: chapter 4, "BiGAN/ALI: an encoder without a reconstruction"; chapter 5 measures it.
+Taught in: chapter 5, "BiGAN/ALI: an encoder without a reconstruction"; chapter 6 measures it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ __all__ = ["JointDiscriminator", "BiGAN"]
 class JointDiscriminator(nn.Module):
     """D(x, z) → one logit: features of x (flattened, or a convnet's), concatenated with z, then an MLP.
 
-    Taught in: chapter 4, "BiGAN/ALI: an encoder without a reconstruction".
+    Taught in: chapter 5, "BiGAN/ALI: an encoder without a reconstruction".
     """
 
     def __init__(self, data_shape, latent_dim: int, hidden=(256, 256)):
@@ -65,7 +65,7 @@ class BiGAN(EncoderGenerator):
         lr_schedule: "constant", "linear" (to 0) or "cosine" (to 0) over the run `fit` is
             asked for (`aegan_lib.train.learning_rate_factor`).
 
-    Taught in: chapter 4, "BiGAN/ALI: an encoder without a reconstruction".
+    Taught in: chapter 5, "BiGAN/ALI: an encoder without a reconstruction".
     """
 
     def __init__(self, encoder: nn.Module, generator: nn.Module, discriminator: nn.Module, latent_dim: int,

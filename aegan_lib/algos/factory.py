@@ -2,10 +2,10 @@
 
 The one place that says "a GAN for the ring is built like this". Chapters that compare methods
 loop over names; everything else builds its nets by hand. "aegan" builds the full joint loop
-(latent critic and latent reconstruction); chapter 5 compares it with every other arm
+(latent critic and latent reconstruction); chapter 6 compares it with every other arm
 (`bench/compare.py`).
 
-Taught in: chapter 4, "One call per method".
+Taught in: chapter 5, "One call per method".
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ METHOD_DEFAULTS = {
     "latent_gan": {"pretrain_steps": 2000, "lr_ae": 1e-3, "lr_g": 2e-4, "lr_d": 2e-4,
                    "betas": (0.5, 0.999), "loss": "nonsaturating", "lr_schedule": "constant"},
     # The full joint loop: a latent critic (AEGAN_LATENT_CRITIC) and a latent reconstruction
-    # with μ = 1; the critics do not see reconstructions. Chapter 5's comparison measures each
+    # with μ = 1; the critics do not see reconstructions. Chapter 6's comparison measures each
     # term against the plain GAN (bench/compare.py); no default was chosen on its held-out seeds.
     "aegan": {"latent_reconstruction_weight": 1.0, "adversarial_reconstructions": False,
               "betas": (0.5, 0.999), "loss": "nonsaturating", "lr_schedule": "constant"},
@@ -71,7 +71,7 @@ KIND_DEFAULTS = {
     "small_images": {"lr": 2e-4, "reconstruction_weight": 10.0},
     "images": {"lr": 2e-4, "reconstruction_weight": 10.0},
 }
-# make("gan") on 2D points: the recipe chapter 2's search chose on development seeds
+# make("gan") on 2D points: the recipe chapter 3's search chose on development seeds
 # (bench/sharp_gans.py, results/sharp_gans/recipe.json; a test ties the two). Three 256-wide
 # LeakyReLU layers for G and D, standardised data, batch 256, Adam 1e-3 with β = (0.5, 0.9)
 # decayed linearly to 0 over the run, and the levers the search kept. r1_weight is γ in
@@ -120,7 +120,7 @@ def data_kind(data) -> tuple[str, tuple[int, ...], torch.device]:
 def data_scale(data) -> tuple[Tensor, Tensor]:
     """(scale, shift) per feature that standardise 2D points: a mixture's own, or a tensor's.
 
-    Taught in: chapter 2, "Making it sharp" (standardised data).
+    Taught in: chapter 3, "Making it sharp" (standardised data).
     """
     if isinstance(data, GaussianMixture2D):
         return torch.full((2,), data.scale), data.center.cpu()
@@ -139,7 +139,7 @@ def make(method: str, data, **overrides) -> Algorithm:
     object; `standardize` for 2D points), or ready-made nets by role (`generator=...`). For
     "aegan", `latent_discriminator=None` switches the latent critic off.
 
-    "gan" on 2D points follows `GAN_POINTS_RECIPE` (chapter 2's search); its levers are
+    "gan" on 2D points follows `GAN_POINTS_RECIPE` (chapter 3's search); its levers are
     overrides too: `make("gan", data.grid(), pack=2, r1_weight=0.0, ema=0.999)`. Other vectors
     (a table of D features) get the same recipe with a code of max(2, min(32, D // 2)) numbers
     and batches no larger than the table. An override the method does not use (`noise_dim` for
@@ -147,7 +147,7 @@ def make(method: str, data, **overrides) -> Algorithm:
 
     Example: `algo = make("aegan", data.grid(), reconstruction_weight=0.5); fit(algo, data.grid(), steps=5000)`.
 
-    Taught in: chapter 4, "One call per method".
+    Taught in: chapter 5, "One call per method".
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
@@ -157,7 +157,7 @@ def make(method: str, data, **overrides) -> Algorithm:
     run = {"batch_size": None, "standardize": False}
     if kind == "points" and shape != (2,):
         # A table of D features: a code that fits D (not the mixtures' 2-d one); the rest of
-        # the recipe (standardised MLPs, Adam 1e-3 decayed to 0) is chapter 2's, not searched
+        # the recipe (standardised MLPs, Adam 1e-3 decayed to 0) is chapter 3's, not searched
         # for D != 2.
         sizes["latent_dim"] = sizes["noise_dim"] = max(2, min(32, shape[0] // 2))
     if method in ("gan", "aegan", "bigan"):
@@ -167,8 +167,8 @@ def make(method: str, data, **overrides) -> Algorithm:
     if method == "gan":
         kwargs.update({"r1_weight": 0.0, "ema": None, "pack": 1})
     if kind == "points":
-        # Every method on 2D points trains with chapter 2's recipe: the same widths for every
-        # MLP, the same optimizer, schedule, batch and standardised units (chapter 5 compares them).
+        # Every method on 2D points trains with chapter 3's recipe: the same widths for every
+        # MLP, the same optimizer, schedule, batch and standardised units (chapter 6 compares them).
         recipe = GAN_POINTS_RECIPE
         for name in SIZE_KEYS:
             if name.endswith("_hidden"):

@@ -1,6 +1,6 @@
 """The GAN: a generator and a discriminator, each with its own optimizer, updated in turn.
 
-Taught in: chapter 2.
+Taught in: chapter 2 (the step), chapter 3 (the recipe's levers).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def pack(samples: Tensor, m: int) -> Tensor:
     (N, F) → (N/m, m·F) for vectors, (N, C, H, W) → (N/m, m·C, H, W) for images. A packed
     discriminator judges m samples at once, so a generator that repeats itself is easy to spot.
 
-    Taught in: chapter 2, "Making it sharp" (packing).
+    Taught in: chapter 3, "Making it sharp" (packing).
     """
     if samples.shape[0] % m:
         raise ValueError(f"a batch of {samples.shape[0]} cannot be packed in groups of {m}: "
@@ -49,7 +49,7 @@ class GAN(Generative):
         lr_schedule: "constant", "linear" (to 0) or "cosine" (to 0) over the run `fit` is
             asked for (`aegan_lib.train.learning_rate_factor`).
 
-    Taught in: chapter 2, "The library's GAN" and "Making it sharp".
+    Taught in: chapter 2, "The library's GAN"; chapter 3, "Making it sharp".
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int,
@@ -150,7 +150,7 @@ class GAN(Generative):
 def update_average(average: nn.Module, current: nn.Module, decay: float) -> None:
     """θ̄ ← decay·θ̄ + (1 − decay)·θ for every parameter; buffers (BatchNorm's statistics) copied.
 
-    Taught in: chapter 2, "Making it sharp" (an average of G's weights).
+    Taught in: chapter 3, "Making it sharp" (an average of G's weights).
     """
     averaged = list(average.parameters())
     torch._foreach_lerp_(averaged, [p.detach() for p in current.parameters()], 1.0 - decay)

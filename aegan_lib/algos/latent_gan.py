@@ -4,7 +4,7 @@ This is what the seed post's step "use the AE's decoder to decode the generator'
 only makes sense as: G produces *codes*, and the frozen decoder turns them into images
 (Achlioptas et al. 2018, "Learning Representations and Generative Models for 3D Point Clouds").
 
-Taught in: chapter 3.
+Taught in: chapter 4.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class LatentGAN(Algorithm):
     "d_fake_after". The phase that is not running reports 0 for its keys, so choose a
     `log_every` that divides `pretrain_steps` if you plot them (no logged row then mixes phases).
 
-    Taught in: chapter 3, "The library's LatentGAN".
+    Taught in: chapter 4, "The library's LatentGAN".
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, generator: nn.Module,
@@ -161,7 +161,7 @@ class CodeMixture:
     sample is the decoder applied to a draw from the mixture. If it scores as well as the latent
     GAN, the GAN in code space is not what makes the samples good.
 
-    Taught in: chapter 3, "A baseline without a GAN".
+    Taught in: chapter 4, "A baseline without a GAN".
     """
 
     def __init__(self, decoder: nn.Module, mixture, bic: dict[int, float]):

@@ -2,10 +2,10 @@
 
 - `aegan_lib.metrics.points` — 2D mixtures: `mode_coverage` (the VEEGAN/PacGAN protocol:
   modes covered, high-quality fraction, KL of the nearest-mode histogram to uniform),
-  `TrainingTrace`, `sanity_scores`. Taught in chapter 2, "Measuring mode collapse".
+  `TrainingTrace`, `sanity_scores`. Taught in chapter 3, "Measuring mode collapse".
 - `aegan_lib.metrics.images` — digits, MNIST: `image_quality` from a small classifier trained
   once on the real training split (`classifier_for`): a Fréchet distance of its features,
-  improved precision/recall, classes covered and KL(p̂(y) ‖ uniform). Taught in chapter 3,
+  improved precision/recall, classes covered and KL(p̂(y) ‖ uniform). Taught in chapter 4,
   "Measuring image quality".
 
 Every public name of both is available here (`metrics.mode_coverage`, `metrics.image_quality`).

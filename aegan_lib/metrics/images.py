@@ -4,7 +4,7 @@
 distance (`frechet_distance`, printed beside its real-vs-real floor), improved precision and
 recall (`precision_recall`), classes covered and KL(p̂(y) ‖ uniform) of the predicted labels.
 
-Taught in: chapter 3, "Measuring image quality".
+Taught in: chapter 4, "Measuring image quality".
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Classifier(nn.Module):
     8×8 images: an MLP (64 → 256 → 64 → classes). 28×28 and up: two strided convolutions and
     a 128-wide layer. Features are the ReLU outputs of the last hidden layer.
 
-    Taught in: chapter 3, "Measuring image quality".
+    Taught in: chapter 4, "Measuring image quality".
     """
 
     def __init__(self, image_shape, num_classes: int = 10):
@@ -86,7 +86,7 @@ def train_classifier(dataset: ImageDataset, steps: int = CLASSIFIER_RECIPE["step
     on a CPU (a few seconds), and the MNIST subset's the same way with `data.mnist_5k()` and
     "mnist_5k_classifier.pt" (about ten minutes on a 2-core CPU).
 
-    Taught in: chapter 3, "Measuring image quality".
+    Taught in: chapter 4, "Measuring image quality".
     """
     if not isinstance(dataset, ImageDataset):
         raise TypeError(f"expected an ImageDataset (data.digits(), data.mnist()); got {type(dataset).__name__}")
@@ -114,7 +114,7 @@ def train_classifier(dataset: ImageDataset, steps: int = CLASSIFIER_RECIPE["step
 def classifier_accuracy(classifier: Classifier, split) -> float:
     """Fraction of a split's images (e.g. `dataset.test`) the classifier labels correctly.
 
-    Taught in: chapter 3, "Measuring image quality".
+    Taught in: chapter 4, "Measuring image quality".
     """
     with evaluating(classifier):
         predictions = _batched(classifier, split.x.to(nets.device_of(classifier))).argmax(dim=1)
@@ -124,7 +124,7 @@ def classifier_accuracy(classifier: Classifier, split) -> float:
 def save_classifier(classifier: Classifier, path: str | os.PathLike, dataset: ImageDataset) -> None:
     """Write a classifier as tensors and primitives (loads with `weights_only=True`), atomically.
 
-    Taught in: chapter 3, "Measuring image quality".
+    Taught in: chapter 4, "Measuring image quality".
     """
     from ..checkpoint import save_atomic
 
@@ -140,7 +140,7 @@ def save_classifier(classifier: Classifier, path: str | os.PathLike, dataset: Im
 def load_classifier(path: str | os.PathLike, device=None) -> Classifier:
     """Load a classifier written by `save_classifier` (no pickled code runs).
 
-    Taught in: chapter 3, "Measuring image quality".
+    Taught in: chapter 4, "Measuring image quality".
     """
     return _classifier_from(_read_classifier_file(path), device)
 
@@ -184,7 +184,7 @@ def classifier_for(dataset: str | ImageDataset, device=None) -> Classifier:
     subset, never reuses the classifier of another data set: a file whose recorded data differ
     is ignored and a new classifier is trained.
 
-    Taught in: chapter 3, "Measuring image quality".
+    Taught in: chapter 4, "Measuring image quality".
     """
     if isinstance(dataset, str):
         if dataset not in ("digits", "mnist", "mnist_5k", "fashion_mnist"):
@@ -234,7 +234,7 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
     the symmetric matrix Σa^½ Σb Σa^½ (same spectrum as Σa Σb). Clamped at 0: rounding can
     make FD(x, x) print as −1e-13. Biased upwards for small n: compare with a real-vs-real floor.
 
-    Taught in: chapter 3, "Measuring image quality".
+    Taught in: chapter 4, "Measuring image quality".
     """
     a = _check_features(features_a, "features_a").to("cpu", torch.float64)
     b = _check_features(features_b, "features_b").to("cpu", torch.float64)
@@ -271,7 +271,7 @@ def precision_recall(real_features: Tensor, fake_features: Tensor, k: int = 3) -
     Returns:
         {"precision": float, "recall": float}, both in [0, 1].
 
-    Taught in: chapter 3, "Measuring image quality".
+    Taught in: chapter 4, "Measuring image quality".
     """
     real = _check_features(real_features, "real_features").float()
     fake = _check_features(fake_features, "fake_features").float().to(real.device)
@@ -319,7 +319,7 @@ def image_quality(samples: Tensor, dataset: ImageDataset, n: int | None = None, 
         0 for balanced samples, log 10 ≈ 2.30 when all are one class; "counts": predicted labels
         per class; "n": the number of samples scored.
 
-    Taught in: chapter 3, "Measuring image quality".
+    Taught in: chapter 4, "Measuring image quality".
     """
     if not isinstance(dataset, ImageDataset):
         raise TypeError(f"expected an ImageDataset (data.digits(), data.mnist()); got {type(dataset).__name__}")

@@ -3,7 +3,7 @@
 The VEEGAN/PacGAN protocol (`mode_coverage`), a `fit` callback that records it along training
 (`TrainingTrace`), and the sanity rows every table is read against (`sanity_scores`).
 
-Taught in: chapter 2, "Measuring mode collapse".
+Taught in: chapter 3, "Measuring mode collapse".
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def kl_to_uniform(counts: Tensor) -> float:
     0 when the counts are equal, log K when one bin holds everything; empty bins add 0.
     Used for the nearest-mode histogram (`mode_coverage`) and the predicted classes (`image_quality`).
 
-    Taught in: chapter 2, "Measuring mode collapse"; chapter 3, "Measuring image quality".
+    Taught in: chapter 3, "Measuring mode collapse"; chapter 4, "Measuring image quality".
     """
     p = counts.double() / counts.sum()
     kl = float(torch.where(p > 0, p * torch.log(p * len(p)), torch.zeros_like(p)).sum())
@@ -85,7 +85,7 @@ class TrainingTrace:
     `trace.snapshot(algo, 0)` before training for the starting picture. `state_dict()` is
     tensors and lists only: save it with `torch.save`, load with `weights_only=True`.
 
-    Taught in: chapter 2, "A GAN that converges".
+    Taught in: chapter 3, "A GAN that converges".
     """
 
     def __init__(self, mixture: GaussianMixture2D, fixed_noise: Tensor, snapshot_steps=(), samples: int = 2500):
@@ -127,7 +127,7 @@ def sanity_scores(mixture: GaussianMixture2D, seeds=range(10), samples: int = 25
     every mode at ~36% HQ. Print them beside any 2D table: they show what the mode count alone
     cannot separate. Returns {name: {"modes", "high_quality", "kl", "kl_high_quality"}} (means).
 
-    Taught in: chapter 2, "Ten held-out seeds, sanity rows and published numbers".
+    Taught in: chapter 3, "Ten held-out seeds, sanity rows and published numbers".
     """
     means = mixture.means.cpu()
     low, high = means.min(0).values - 3 * mixture.std, means.max(0).values + 3 * mixture.std
@@ -153,4 +153,4 @@ def true_sample_quality() -> float:
 # Offline image-quality metrics for digits and MNIST. A small classifier, trained once on the
 # dataset's training split, supplies penultimate-layer features (for a Fréchet distance and
 # improved precision/recall) and predicted labels (for classes covered and KL to uniform).
-# Taught in: chapter 3, "Measuring image quality".
+# Taught in: chapter 4, "Measuring image quality".

@@ -1,18 +1,18 @@
-"""Train the GANs chapter 2 loads instead of training live (20,000 steps each, ~7 min on a CPU core).
+"""Train the GANs chapter 3 loads instead of training live (20,000 steps each, ~7 min on a CPU core).
 
 The notebook makes the same calls — `seed_everything(0)`, `make("gan", data, **levers)`, then
 `fit(algo, data, steps=20_000, seed=0, checkpoint=..., callback=trace, callback_every=1000)`
 with `trace = metrics.TrainingTrace(data, FIXED_NOISE, SNAPSHOTS)` — so with these files in
 place `fit` finds the run finished and returns at once, and the trace file holds what the
 callback recorded; with `RETRAIN = True` the notebook trains them itself.
-Writes aegan_lib/assets/chapter2_<name>.pt and chapter2_<name>_trace.pt (package data).
+Writes aegan_lib/assets/chapter3_<name>.pt and chapter3_<name>_trace.pt (package data).
 The shipped files were trained before `fit` drew the data stream from a seed of its own
 (`data.stream_seed`): their config has no data seed, so `fit` resumes them with the batch stream
 seeded by `seed`, as they were made; a new run of this script uses the current rule.
 
-    python bench/pretrain_chapter2.py            # all
-    python bench/pretrain_chapter2.py grid_r1    # one
-    python bench/pretrain_chapter2.py --upgrade  # rewrite the shipped files in checkpoint format 2
+    python bench/pretrain_chapter3.py            # all
+    python bench/pretrain_chapter3.py grid_r1    # one
+    python bench/pretrain_chapter3.py --upgrade  # rewrite the shipped files in checkpoint format 2
 
 `--upgrade` turns a format-1 file (no checksum, no fingerprints) into format 2 without training:
 it rebuilds the run's config as `fit` now writes it (`train.run_config`), checks that every key
@@ -49,7 +49,7 @@ def upgrade(name: str) -> None:
     data = ag.data.load(dataset)
     ag.seed_everything(0)
     algo = ag.algos.make("gan", data, **levers)
-    path = ASSETS / f"chapter2_{name}.pt"
+    path = ASSETS / f"chapter3_{name}.pt"
     content = path.read_bytes()
     if content.startswith(b"aegan_lib checkpoint"):
         print(f"{name}: already format {ag.checkpoint.FORMAT_VERSION}")
@@ -77,9 +77,9 @@ def main(names: list[str]) -> None:
         trace = ag.metrics.TrainingTrace(data, fixed_noise(), SNAPSHOTS)
         trace.snapshot(algo, 0)
         started = time.time()
-        ag.fit(algo, data, steps=STEPS, seed=0, checkpoint=ASSETS / f"chapter2_{name}.pt",
+        ag.fit(algo, data, steps=STEPS, seed=0, checkpoint=ASSETS / f"chapter3_{name}.pt",
                checkpoint_every=2000, progress=False, callback=trace, callback_every=1000)
-        torch.save(trace.state_dict(), ASSETS / f"chapter2_{name}_trace.pt")
+        torch.save(trace.state_dict(), ASSETS / f"chapter3_{name}_trace.pt")
         print(f"{name}: {time.time() - started:.0f} s, {trace.curve['modes'][-1]} modes, "
               f"{100 * trace.curve['high_quality'][-1]:.1f}% HQ", flush=True)
 
