@@ -417,11 +417,31 @@ def import_gpu(results: dict) -> dict:
     return results
 
 
+def finished_runs(results: dict) -> dict:
+    """The runs of the file without the held-out runs of any (arm, budget) still missing seeds."""
+    heldout = set(results["protocol"]["heldout_seeds"])
+    seeds: dict[tuple, set] = {}
+    for run in results["runs"].values():
+        if run["phase"] == "heldout":
+            seeds.setdefault((run["arm"], run["budget"]), set()).add(run["seed"])
+    unfinished = {group for group, done in seeds.items() if done != heldout}
+    for arm, budget in sorted(unfinished):
+        print(f"{results['dataset']}: not packaged, {arm} at equal {budget}: "
+              f"{len(seeds[arm, budget])} of {len(heldout)} held-out seeds done")
+    return {key: run for key, run in results["runs"].items()
+            if run["phase"] != "heldout" or (run["arm"], run["budget"]) not in unfinished}
+
+
 def package(dataset: str) -> None:
     """The results file as the library ships it: compact, without what no chapter draws (the
     pictures of "time" runs, the digits' codes). `tests/test_stats.py` checks it is a faithful
-    subset of the results file."""
+    subset of the results file.
+
+    Only finished arms ship: an (arm, budget) whose held-out seeds are not all done stays in the
+    results file and out of the package, so a chapter never reads an arm from half its seeds.
+    """
     results = load(dataset)
+    results["runs"] = finished_runs(results)
     for run in results["runs"].values():
         pictures = run.get("pictures")
         if pictures is None:

@@ -71,3 +71,15 @@ def test_the_comparison_scores_points_with_the_sweeps_scorer_less_one_key():
     full = compare.sweep.score_points(points, mixture)
     assert compare.score_points(points, mixture) == {key: full[key] for key in ("modes", "high_quality", "kl")}
     assert full["modes"] == 8 and 0.9 < full["high_quality"] <= 1.0  # real samples score as real
+
+
+def test_the_package_ships_only_arms_whose_held_out_seeds_are_all_done():
+    def run(phase, arm, budget, seed):
+        return {"phase": phase, "arm": arm, "budget": budget, "seed": seed}
+
+    results = {"dataset": "ring", "protocol": {"heldout_seeds": [100, 101]}, "runs": {
+        "a": run("heldout", "gan", "steps", 100), "b": run("heldout", "gan", "steps", 101),
+        "c": run("heldout", "bigan", "steps", 100),  # one of two seeds: not yet an arm
+        "d": run("heldout", "gan", "time", 101),  # the same arm at the other budget: its own group
+        "e": run("dev", "recon", "steps", 0)}}  # development runs always ship
+    assert sorted(compare.finished_runs(results)) == ["a", "b", "e"]
