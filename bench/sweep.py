@@ -56,7 +56,7 @@ def score_points(points: torch.Tensor, mixture, keys: tuple = SCORE_KEYS) -> dic
     """The 2D scores a results file records (VEEGAN/PacGAN protocol), rounded to 5 places.
 
     The one 2D scorer of bench/: the sweeps record every key, the comparison harness the
-    first three (its files were written before `kl_high_quality` existed).
+    first three (the keys its results files have always held).
     """
     result = metrics.mode_coverage(points, mixture)
     return {key: result[key] if key == "modes" else round(float(result[key]), 5) for key in keys}
