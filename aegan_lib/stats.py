@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-__all__ = ["RESAMPLES", "bootstrap_ci", "summarize", "paired_differences", "excludes_zero"]
+__all__ = ["RESAMPLES", "bootstrap_ci", "summarize", "paired_differences", "excludes_zero", "gap_to_trend"]
 
 
 #: Resamples per interval: the interval's ends move by well under 1% of its width between calls.
@@ -88,3 +88,61 @@ def excludes_zero(summary: Mapping) -> bool:
     """True when a summary's interval lies wholly above or wholly below 0."""
     low, high = summary["ci"]
     return low > 0 or high < 0
+
+
+def _points(x: Mapping[int, float], y: Mapping[int, float], what: str) -> tuple[list[int], list[float], list[float]]:
+    if set(x) != set(y):
+        raise ValueError(f"expected the same seeds in both metrics of {what}; got {sorted(x)} and {sorted(y)}")
+    seeds = sorted(x)
+    return (seeds, _as_floats([x[s] for s in seeds], f"{what}'s first metric"),
+            _as_floats([y[s] for s in seeds], f"{what}'s second metric"))
+
+
+def gap_to_trend(arm_x: Mapping[int, float], arm_y: Mapping[int, float], baseline_x: Mapping[int, float],
+                 baseline_y: Mapping[int, float], confidence: float = 0.95, resamples: int = RESAMPLES,
+                 seed: int = 0) -> dict:
+    """How far an arm's seeds lie above the baseline's trend line: gap = y − (a + b·x).
+
+    (a, b) is the least-squares line through the baseline's seeds (x, y) — on the grid, HQ
+    against modes, where a GAN's seeds that cover more modes are less sharp. A positive mean
+    gap says the arm is sharper than the baseline *at the same coverage*, which a plain
+    difference of means cannot say when the two arms cover different numbers of modes.
+
+    The interval is a percentile bootstrap that resamples both sets of seeds and refits the
+    line each time, so it carries the line's own uncertainty (resamples whose x values are all
+    equal have no line and are skipped). `within_range` says whether every arm seed's x lies
+    inside the baseline's x range (outside it the line is extrapolated). The seeds of the two
+    arms need not match: this is not a paired comparison.
+
+    Taught in: chapter 6, "The grid" (modes against sharpness, seed by seed).
+    """
+    seeds, x, y = _points(arm_x, arm_y, "the arm")
+    _, base_x, base_y = _points(baseline_x, baseline_y, "the baseline")
+    if len(base_x) < 3 or max(base_x) == min(base_x):
+        raise ValueError("expected at least 3 baseline seeds with different x values to fit a line; "
+                         f"got x = {base_x}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"expected a confidence in (0, 1), e.g. 0.95; got {confidence!r}")
+
+    def fit(bx: torch.Tensor, by: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # Least squares along the last dimension: slope = cov(x, y) / var(x).
+        dx, dy = bx - bx.mean(-1, keepdim=True), by - by.mean(-1, keepdim=True)
+        slope = (dx * dy).sum(-1) / (dx * dx).sum(-1)
+        return by.mean(-1) - slope * bx.mean(-1), slope
+
+    bx, by = torch.tensor(base_x, dtype=torch.float64), torch.tensor(base_y, dtype=torch.float64)
+    ax, ay = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
+    intercept, slope = fit(bx, by)
+    gaps = (ay - (intercept + slope * ax)).tolist()
+    stream = torch.Generator().manual_seed(seed)
+    base_picks = torch.randint(len(base_x), (resamples, len(base_x)), generator=stream)
+    arm_picks = torch.randint(len(x), (resamples, len(x)), generator=stream)
+    intercepts, slopes = fit(bx[base_picks], by[base_picks])
+    means = (ay[arm_picks] - (intercepts[:, None] + slopes[:, None] * ax[arm_picks])).mean(dim=1)
+    means = means[torch.isfinite(means)]  # a resample with one x value has no line
+    tail = (1.0 - confidence) / 2
+    low, high = torch.quantile(means, torch.tensor([tail, 1.0 - tail], dtype=torch.float64)).tolist()
+    return {"n": len(gaps), "mean": statistics.fmean(gaps), "ci": (low, high), "median": statistics.median(gaps),
+            "seeds": seeds, "gaps": gaps, "higher": sum(g > 0 for g in gaps), "lower": sum(g < 0 for g in gaps),
+            "equal": sum(g == 0 for g in gaps), "intercept": float(intercept), "slope": float(slope),
+            "within_range": min(base_x) <= min(x) and max(x) <= max(base_x)}

@@ -150,3 +150,47 @@ def test_the_packaged_comparison_is_a_faithful_snapshot_of_the_results_file(data
     assert shipped["runs"], "the package holds no runs"
     for key, run in shipped["runs"].items():
         assert results["runs"][key]["final"] == run["final"] and results["runs"][key]["curve"] == run["curve"], key
+
+
+def test_gap_to_trend_is_the_distance_above_the_baselines_least_squares_line():
+    """gap = y − (a + b·x) with (a, b) the least-squares line of the baseline (chapter 6)."""
+    rng = random.Random(2)
+    base_x = {s: float(rng.randint(5, 25)) for s in range(10)}
+    base_y = {s: 1.0 - 0.01 * x + rng.gauss(0, 0.01) for s, x in base_x.items()}
+    arm_x = {100 + s: float(rng.randint(10, 20)) for s in range(6)}
+    arm_y = {s: 1.05 - 0.01 * x + rng.gauss(0, 0.01) for s, x in arm_x.items()}
+    gap = stats.gap_to_trend(arm_x, arm_y, base_x, base_y)
+    line = statistics.linear_regression([base_x[s] for s in range(10)], [base_y[s] for s in range(10)])
+    expected = [arm_y[s] - (line.intercept + line.slope * arm_x[s]) for s in sorted(arm_x)]
+    assert gap["gaps"] == pytest.approx(expected) and gap["seeds"] == sorted(arm_x)
+    assert gap["slope"] == pytest.approx(line.slope) and gap["intercept"] == pytest.approx(line.intercept)
+    assert gap["mean"] == pytest.approx(statistics.fmean(expected))
+    assert gap["within_range"] and gap["ci"][0] < gap["mean"] < gap["ci"][1]
+    assert 0.0 < gap["ci"][0] and gap["higher"] > gap["lower"]  # the arm sits 0.05 above
+
+
+def test_gap_to_trend_is_exact_on_a_line_and_near_zero_for_the_baselines_own_kind():
+    base_x = {s: float(s) for s in range(8)}
+    on_line = {s: 2.0 - 0.5 * x for s, x in base_x.items()}
+    shifted = stats.gap_to_trend({1: 3.0, 2: 6.0}, {1: 2.0 - 1.5 + 3.0, 2: 2.0 - 3.0 + 3.0}, base_x, on_line)
+    assert shifted["gaps"] == pytest.approx([3.0, 3.0])
+    assert shifted["ci"] == pytest.approx((3.0, 3.0))  # every refitted line is the same line
+    rng = random.Random(4)
+    draw = lambda: {s: (x := float(rng.randint(5, 25)), 1.0 - 0.01 * x + rng.gauss(0, 0.01)) for s in range(10)}  # noqa: E731
+    base, twin = draw(), draw()
+    same = stats.gap_to_trend({s: p[0] for s, p in twin.items()}, {s: p[1] for s, p in twin.items()},
+                              {s: p[0] for s, p in base.items()}, {s: p[1] for s, p in base.items()})
+    assert same["ci"][0] < 0 < same["ci"][1]
+    far = stats.gap_to_trend({1: 40.0}, {1: 0.5}, base_x, on_line)
+    assert not far["within_range"]
+
+
+@pytest.mark.parametrize("arm_x, arm_y, base_x, base_y, message", [
+    ({1: 1.0}, {2: 1.0}, {0: 1.0, 1: 2.0, 2: 3.0}, {0: 1.0, 1: 2.0, 2: 3.0}, "the same seeds"),
+    ({1: 1.0}, {1: 1.0}, {0: 1.0, 1: 2.0}, {0: 1.0, 1: 2.0}, "at least 3 baseline seeds"),
+    ({1: 1.0}, {1: 1.0}, {0: 2.0, 1: 2.0, 2: 2.0}, {0: 1.0, 1: 2.0, 2: 3.0}, "different x values"),
+    ({1: "a"}, {1: 1.0}, {0: 1.0, 1: 2.0, 2: 3.0}, {0: 1.0, 1: 2.0, 2: 3.0}, "sequence of numbers"),
+])
+def test_gap_to_trend_says_what_it_expected(arm_x, arm_y, base_x, base_y, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        stats.gap_to_trend(arm_x, arm_y, base_x, base_y)
