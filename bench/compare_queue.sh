@@ -27,7 +27,10 @@ $PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 
 # What is left (as of 2026-11-28), about 25 core-hours on this CPU, most telling first. The two
 # queues run side by side, one core each: one process per results file, never two.
 grid_queue() {
-  for arm in latent_recon lazarou latent_gan; do
+  $PY bench/compare.py heldout --dataset grid --arms latent_recon --budgets steps --jobs 1
+  # New seeds for chapter 6's post-hoc finding (CONFIRM_RULE; its own results file).
+  $PY bench/compare.py confirm --dataset grid --jobs 1
+  for arm in lazarou latent_gan; do
     $PY bench/compare.py heldout --dataset grid --arms "$arm" --budgets steps --jobs 1
   done
   $PY bench/compare.py heldout --dataset grid --budgets time --jobs 1 \

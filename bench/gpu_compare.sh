@@ -14,6 +14,8 @@ $PY bench/compare.py select --dataset ring
 for dataset in grid ring; do
   $PY bench/compare.py heldout --dataset "$dataset" --ensemble --device cuda --jobs "$JOBS" --arms "$ARMS" --budgets steps,time
 done
+# New seeds for chapter 6's post-hoc finding (CONFIRM_RULE in compare.py; its own file).
+$PY bench/compare.py confirm --dataset grid --ensemble --device cuda
 # The latent GAN has no ensemble form: one process per run, sharing the GPU.
 for dataset in grid ring; do
   $PY bench/compare.py heldout --dataset "$dataset" --device cuda --jobs "$JOBS" --arms latent_gan --budgets steps,time

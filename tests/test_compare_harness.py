@@ -83,3 +83,35 @@ def test_the_package_ships_only_arms_whose_held_out_seeds_are_all_done():
         "d": run("heldout", "gan", "time", 101),  # the same arm at the other budget: its own group
         "e": run("dev", "recon", "steps", 0)}}  # development runs always ship
     assert sorted(compare.finished_runs(results)) == ["a", "b", "e"]
+
+
+def test_a_confirmation_study_freezes_its_line_and_lives_in_its_own_file(out, monkeypatch):
+    """CONFIRM_RULE's file: new seeds as its held-out seeds, the plain GAN's line fitted before
+    any run and stored, saved beside (never over) the main file, packaged only when complete."""
+    main = {"dataset": "grid", "protocol": compare.PROTOCOL["grid"], "chosen": {"reconstruction_weight": 10.0},
+            "timing": {"ms_per_step": {}}, "runs": {}}
+    for seed, (modes, hq) in zip(range(100, 110), [(8, .96), (10, .94), (12, .92), (14, .90), (16, .88),
+                                                   (18, .86), (20, .84), (22, .82), (24, .80), (25, .79)]):
+        main["runs"][f"heldout/gan/steps/seed{seed}"] = {
+            "phase": "heldout", "arm": "gan", "budget": "steps", "seed": seed,
+            "final": {"modes": modes, "high_quality": hq}}
+    (out / "grid.json").write_text(json.dumps(main))
+    study = compare.confirmation("grid")
+    assert study["protocol"]["heldout_seeds"] == compare.CONFIRM["grid"]["seeds"]
+    assert study["confirms"]["line"]["slope"] == pytest.approx(-0.01, abs=1e-3)
+    assert study["rule"] == compare.CONFIRM_RULE and study["chosen"] == main["chosen"]
+    compare.save(study)
+    assert json.loads((out / "grid.json").read_text()) == main, "the study overwrote the main file"
+    assert json.loads((out / "grid_confirm.json").read_text())["confirms"] == study["confirms"]
+    assert compare.confirmation("grid")["confirms"]["when"] == study["confirms"]["when"]
+    study["runs"]["heldout/recon/steps/seed110"] = {"phase": "heldout", "arm": "recon", "budget": "steps",
+                                                    "seed": 110, "final": {"modes": 20, "high_quality": .9}}
+    compare.save(study)
+    root = out / "package"
+    (root / "aegan_lib" / "assets").mkdir(parents=True)
+    monkeypatch.setattr(compare, "ROOT", root)
+    compare.package("grid", "confirm")
+    assert not (root / "aegan_lib" / "assets" / "compare_grid_confirm.json").exists(), \
+        "a study with one of its ten seeds done was packaged"
+    with pytest.raises(SystemExit, match="no confirmation study"):
+        compare.confirmation("ring")
