@@ -147,6 +147,20 @@ class Comparison:
         return (f"{paired['mean'] * scale:+.{digits}f} [{low * scale:+.{digits}f}, {high * scale:+.{digits}f}]{mark} "
                 f"({paired['higher']}/{paired['lower']}/{paired['equal']})")
 
+    def core_hours(self) -> float:
+        """The CPU time of every run in the file, in core-hours (each run had one thread).
+
+        A run's time is its wall time; a run resumed after a stop recorded only its last stretch
+        as wall time in files written before 2026-11-28, so its training clock (the curve's last
+        "seconds", which continues across stops) counts where it is larger. Runs trained on a GPU
+        as ensemble members record neither and count 0.
+        """
+        seconds = 0.0
+        for run in self.results["runs"].values():
+            clock = run["curve"][-1].get("seconds") if run.get("curve") else None
+            seconds += max(run.get("wall_seconds") or 0.0, clock or 0.0)
+        return seconds / 3600
+
     def steps(self, arm: str, budget: str) -> int:
         """The number of steps the arm trains for at a budget."""
         runs = self.runs(arm, budget)

@@ -175,7 +175,8 @@ def run_one(job: dict, device: str = "cpu") -> dict:
         sweep._write_json(partial, {"curve": curve})
         clock["since"] = time.perf_counter()  # scoring is not training time
 
-    started = time.perf_counter()
+    # A resumed run's wall time counts its training before the stop too (its clock in the curve).
+    started = time.perf_counter() - (curve[-1]["seconds"] if curve else 0.0)
     # data_seed=seed: the comparison's protocol was started before fit drew the data stream
     # from a seed of its own (data.stream_seed); every run of it keeps that rule.
     ag.fit(algo, data, steps=job["steps"], seed=job["seed"], data_seed=job["seed"], checkpoint=checkpoint,

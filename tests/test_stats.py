@@ -194,3 +194,16 @@ def test_gap_to_trend_is_exact_on_a_line_and_near_zero_for_the_baselines_own_kin
 def test_gap_to_trend_says_what_it_expected(arm_x, arm_y, base_x, base_y, message):
     with pytest.raises((ValueError, TypeError), match=message):
         stats.gap_to_trend(arm_x, arm_y, base_x, base_y)
+
+
+def test_core_hours_count_a_resumed_runs_whole_training_clock(tmp_path):
+    grid = comparison.load(path=_results(tmp_path))  # 12 runs, each 20 s on its training clock
+    assert grid.core_hours() == pytest.approx(12 * 20 / 3600)
+    for run in grid.results["runs"].values():
+        run["wall_seconds"] = 30.0  # wall time includes scoring: it counts where it is larger
+    assert grid.core_hours() == pytest.approx(12 * 30 / 3600)
+    first = next(iter(grid.results["runs"].values()))
+    first["wall_seconds"] = 5.0  # resumed: only its last stretch was timed
+    assert grid.core_hours() == pytest.approx((11 * 30 + 20) / 3600)
+    first["wall_seconds"], first["curve"] = None, [{"step": 2000, "modes": 1.0}]  # a GPU ensemble member
+    assert grid.core_hours() == pytest.approx(11 * 30 / 3600)
