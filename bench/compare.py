@@ -100,8 +100,8 @@ Written on 2026-11-28, before any run of this file. Chapter 6 found, after the h
 through the plain GAN's seeds (the plain GAN trades about one HQ point per mode; GAN + recon's
 gap was +7.1 points [+5.5, +8.5], above on 10 of 10). Here GAN + recon is trained on new seeds
 110-119: the grid, the "steps" budget, the lambda stored in grid.json, nothing else changed.
-Each seed's gap is HQ - (a + b * modes), with the line (a, b) frozen below: fitted to the plain
-GAN's held-out seeds 100-109 in grid.json when this file was created (stats.gap_to_trend). The
+Each seed's gap is HQ - (a + b * modes), with the line (a, b) frozen in this file's "confirms"
+entry: fitted to the plain GAN's held-out seeds 100-109 in grid.json (stats.gap_to_trend). The
 finding is confirmed if the 95% bootstrap interval of the mean gap lies wholly above 0 and at
 least 8 of the 10 new seeds lie above the line; otherwise it is not confirmed. Either way the
 mean gap and its interval are reported.
