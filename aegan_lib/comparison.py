@@ -153,10 +153,13 @@ class Comparison:
         A run's time is its wall time; a run resumed after a stop recorded only its last stretch
         as wall time in files written before 2026-11-28, so its training clock (the curve's last
         "seconds", which continues across stops) counts where it is larger. Runs trained on a GPU
-        as ensemble members record neither and count 0.
+        or as ensemble members (whose clock is the whole ensemble's) are not CPU core time and
+        count 0.
         """
         seconds = 0.0
         for run in self.results["runs"].values():
+            if not str(run.get("device", "cpu")).startswith("cpu") or "ensemble" in run:
+                continue
             clock = run["curve"][-1].get("seconds") if run.get("curve") else None
             seconds += max(run.get("wall_seconds") or 0.0, clock or 0.0)
         return seconds / 3600

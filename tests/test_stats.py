@@ -205,5 +205,8 @@ def test_core_hours_count_a_resumed_runs_whole_training_clock(tmp_path):
     first = next(iter(grid.results["runs"].values()))
     first["wall_seconds"] = 5.0  # resumed: only its last stretch was timed
     assert grid.core_hours() == pytest.approx((11 * 30 + 20) / 3600)
-    first["wall_seconds"], first["curve"] = None, [{"step": 2000, "modes": 1.0}]  # a GPU ensemble member
+    first["wall_seconds"], first["curve"] = None, [{"step": 2000, "modes": 1.0}]  # imported, no clock
     assert grid.core_hours() == pytest.approx(11 * 30 / 3600)
+    second = list(grid.results["runs"].values())[1]
+    second["device"] = "cuda"  # a GPU run is not CPU time, whatever its clock says
+    assert grid.core_hours() == pytest.approx(10 * 30 / 3600)
