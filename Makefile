@@ -94,10 +94,14 @@ smoke: site
 		--skip-tag checks --keep _build/smoke $(NOTEBOOKS)
 
 ## mincheck: pyproject's minimum versions (requirements-min.txt) in .venv-min: the unit tests
-## and chapter 1, against the installed wheel
-$(MIN)/.installed: requirements-min.txt .ci/requirements-min-tools.txt .ci/requirements-data.txt
+## and chapter 1, against the installed wheel. PyPI's torch 2.2.0 is a CUDA build of about 5 GB;
+## .ci/install_lean.py installs it one download at a time, without pip's cache
+$(MIN)/.installed: requirements-min.txt .ci/requirements-min-tools.txt .ci/requirements-data.txt \
+		.ci/install_lean.py
 	test -x $(MIN)/bin/python || $(PYTHON) -m venv $(MIN)
-	$(MIN)/bin/python -m pip install --quiet -r requirements-min.txt -r .ci/requirements-min-tools.txt
+	@df -h . | tail -1 | awk '{print "mincheck: " $$4 " free on disk before the install"}'
+	$(PYTHON) .ci/install_lean.py $(MIN)/bin/python -r requirements-min.txt \
+		-r .ci/requirements-min-tools.txt
 	$(MIN)/bin/python -m pip install --quiet --no-deps -r .ci/requirements-data.txt
 	touch $@
 

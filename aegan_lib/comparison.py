@@ -164,6 +164,30 @@ class Comparison:
             seconds += max(run.get("wall_seconds") or 0.0, clock or 0.0)
         return seconds / 3600
 
+    def confirmation(self, seeds_above: int = 8) -> dict:
+        """The pre-registered test of a confirmation study (a file of `bench/compare.py
+        confirm`): each new seed's gap to the line frozen in the file before the seeds ran,
+        `stats.gap_to_line`, and whether the file's rule holds — the 95% interval of the mean
+        gap wholly above 0 and at least `seeds_above` of the new seeds above the line.
+
+        Returns the gaps' summary with "confirmed" (bool), "line" and "rule" (its text).
+
+        Taught in: chapter 6, "The grid" (the confirmation on new seeds).
+        """
+        test = self.results.get("confirms")
+        if test is None:
+            raise ValueError(f"{self.source} is not a confirmation study: it has no 'confirms' entry "
+                             "(written by `bench/compare.py confirm`)")
+        x, y = (self.values(test["arm"], test[key]) for key in ("metric_x", "metric_y"))
+        expected = set(self.protocol["heldout_seeds"])
+        if set(x) != expected:
+            raise ValueError(f"the confirmation's rule applies to all its seeds {sorted(expected)}; "
+                             f"{self.source} has runs for {sorted(x)}")
+        line = test["line"]
+        gap = stats.gap_to_line(x, y, line["intercept"], line["slope"])
+        confirmed = gap["ci"][0] > 0 and gap["higher"] >= seeds_above
+        return {**gap, "confirmed": confirmed, "line": line, "arm": test["arm"], "rule": self.rule}
+
     def steps(self, arm: str, budget: str) -> int:
         """The number of steps the arm trains for at a budget."""
         runs = self.runs(arm, budget)

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-__all__ = ["RESAMPLES", "bootstrap_ci", "summarize", "paired_differences", "excludes_zero", "gap_to_trend"]
+__all__ = ["RESAMPLES", "bootstrap_ci", "summarize", "paired_differences", "excludes_zero", "gap_to_line",
+           "gap_to_trend"]
 
 
 #: Resamples per interval: the interval's ends move by well under 1% of its width between calls.
@@ -98,6 +99,23 @@ def _points(x: Mapping[int, float], y: Mapping[int, float], what: str) -> tuple[
             _as_floats([y[s] for s in seeds], f"{what}'s second metric"))
 
 
+def gap_to_line(x: Mapping[int, float], y: Mapping[int, float], intercept: float, slope: float,
+                confidence: float = 0.95) -> dict:
+    """How far each seed lies above a given line: gap = y − (a + b·x), summarised (`summarize`).
+
+    The line is fixed (a frozen one, written down before the seeds ran), so the interval
+    resamples the seeds' gaps only. Also counts the seeds above, below and on the line.
+    `gap_to_trend` is the same gap to a line fitted to a baseline's seeds.
+
+    Taught in: chapter 6, "The grid" (the confirmation on new seeds).
+    """
+    seeds, xs, ys = _points(x, y, "the seeds")
+    a, b = _as_floats([intercept, slope], "the line's intercept and slope")
+    gaps = [value - (a + b * at) for at, value in zip(xs, ys)]
+    return {**summarize(gaps, confidence), "seeds": seeds, "gaps": gaps, "higher": sum(g > 0 for g in gaps),
+            "lower": sum(g < 0 for g in gaps), "equal": sum(g == 0 for g in gaps)}
+
+
 def gap_to_trend(arm_x: Mapping[int, float], arm_y: Mapping[int, float], baseline_x: Mapping[int, float],
                  baseline_y: Mapping[int, float], confidence: float = 0.95, resamples: int = RESAMPLES,
                  seed: int = 0) -> dict:
@@ -133,7 +151,7 @@ def gap_to_trend(arm_x: Mapping[int, float], arm_y: Mapping[int, float], baselin
     bx, by = torch.tensor(base_x, dtype=torch.float64), torch.tensor(base_y, dtype=torch.float64)
     ax, ay = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
     intercept, slope = fit(bx, by)
-    gaps = (ay - (intercept + slope * ax)).tolist()
+    gaps = gap_to_line(arm_x, arm_y, float(intercept), float(slope))["gaps"]
     stream = torch.Generator().manual_seed(seed)
     base_picks = torch.randint(len(base_x), (resamples, len(base_x)), generator=stream)
     arm_picks = torch.randint(len(x), (resamples, len(x)), generator=stream)

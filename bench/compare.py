@@ -479,7 +479,8 @@ def finished_runs(results: dict) -> dict:
             seeds.setdefault((run["arm"], run["budget"]), set()).add(run["seed"])
     unfinished = {group for group, done in seeds.items() if done != heldout}
     for arm, budget in sorted(unfinished):
-        print(f"{results['dataset']}: not packaged, {arm} at equal {budget}: "
+        name = results["dataset"] + (f" ({results['study']} study)" if "study" in results else "")
+        print(f"{name}: not packaged, {arm} at equal {budget}: "
               f"{len(seeds[arm, budget])} of {len(heldout)} held-out seeds done")
     return {key: run for key, run in results["runs"].items()
             if run["phase"] != "heldout" or (run["arm"], run["budget"]) not in unfinished}

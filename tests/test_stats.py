@@ -196,6 +196,67 @@ def test_gap_to_trend_says_what_it_expected(arm_x, arm_y, base_x, base_y, messag
         stats.gap_to_trend(arm_x, arm_y, base_x, base_y)
 
 
+def test_gap_to_line_measures_against_a_frozen_line_and_agrees_with_gap_to_trend():
+    x, y = {7: 10.0, 8: 20.0, 9: 15.0}, {7: 0.95, 8: 0.88, 9: 0.90}
+    gap = stats.gap_to_line(x, y, intercept=1.0, slope=-0.01)
+    assert gap["gaps"] == pytest.approx([0.05, 0.08, 0.05]) and gap["seeds"] == [7, 8, 9]
+    assert gap["mean"] == pytest.approx(0.06) and gap["higher"] == 3 and gap["lower"] == 0
+    assert gap["ci"] == pytest.approx(stats.bootstrap_ci(gap["gaps"]))  # only the seeds are resampled
+    rng = random.Random(5)
+    base_x = {s: float(rng.randint(5, 25)) for s in range(10)}
+    base_y = {s: 1.0 - 0.01 * v + rng.gauss(0, 0.01) for s, v in base_x.items()}
+    trend = stats.gap_to_trend(x, y, base_x, base_y)
+    frozen = stats.gap_to_line(x, y, trend["intercept"], trend["slope"])
+    assert frozen["gaps"] == pytest.approx(trend["gaps"]) and frozen["mean"] == pytest.approx(trend["mean"])
+    with pytest.raises(ValueError, match="same seeds"):
+        stats.gap_to_line({1: 1.0}, {2: 1.0}, 1.0, 0.0)
+    with pytest.raises(ValueError, match="intercept and slope"):
+        stats.gap_to_line(x, y, float("nan"), 0.0)
+
+
+def _confirmation(tmp_path, hq_above_line):
+    """A confirmation study's file: GAN + recon on seeds 110-119, the line frozen in it."""
+    runs = {}
+    for i, seed in enumerate(range(110, 120)):
+        modes = 15.0 + i
+        final = {"step": 2000, "modes": modes, "high_quality": 1.0 - 0.01 * modes + hq_above_line[i]}
+        runs[f"heldout/recon/steps/seed{seed}"] = {"arm": "recon", "budget": "steps", "phase": "heldout",
+                                                   "seed": seed, "steps": 2000, "final": final, "curve": [final]}
+    results = {"dataset": "grid", "study": "confirm", "rule": "confirmed if ...",
+               "protocol": {"heldout_seeds": list(range(110, 120))},
+               "confirms": {"arm": "recon", "metric_x": "modes", "metric_y": "high_quality",
+                            "line": {"intercept": 1.0, "slope": -0.01}},
+               "arms": {"recon": {"label": "GAN + recon"}}, "runs": runs}
+    path = tmp_path / "grid_confirm.json"
+    path.write_text(json.dumps(results))
+    return path
+
+
+def test_a_confirmation_applies_its_rule_to_the_frozen_line(tmp_path):
+    """Confirmed: the mean gap's interval above 0 and at least 8 of 10 seeds above the line."""
+    above = comparison.load(path=_confirmation(tmp_path, [0.05, 0.07, 0.06, 0.04, 0.08, 0.05, 0.06, 0.07, 0.05, 0.06]))
+    result = above.confirmation()
+    assert result["confirmed"] and result["higher"] == 10 and result["mean"] == pytest.approx(0.059)
+    assert result["rule"] == "confirmed if ..." and result["line"] == {"intercept": 1.0, "slope": -0.01}
+    # Above on average, but on only 7 seeds: the interval is above 0 and the count says no.
+    seven = comparison.load(path=_confirmation(tmp_path, [0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, -0.01, -0.01, -0.01]))
+    assert stats.excludes_zero(seven.confirmation()) and not seven.confirmation()["confirmed"]
+    # Every seed above, by too little and too unevenly for the interval to clear 0: no.
+    spread = comparison.load(path=_confirmation(tmp_path, [0.001] * 8 + [-0.3, -0.3]))
+    assert spread.confirmation()["higher"] == 8 and not spread.confirmation()["confirmed"]
+
+
+def test_a_confirmation_refuses_a_file_that_is_not_one_or_is_not_finished(tmp_path):
+    with pytest.raises(ValueError, match="not a confirmation study"):
+        comparison.load(path=_results(tmp_path)).confirmation()
+    path = _confirmation(tmp_path, [0.05] * 10)
+    results = json.loads(path.read_text())
+    del results["runs"]["heldout/recon/steps/seed119"]
+    path.write_text(json.dumps(results))
+    with pytest.raises(ValueError, match="applies to all its seeds"):
+        comparison.load(path=path).confirmation()
+
+
 def test_core_hours_count_a_resumed_runs_whole_training_clock(tmp_path):
     grid = comparison.load(path=_results(tmp_path))  # 12 runs, each 20 s on its training clock
     assert grid.core_hours() == pytest.approx(12 * 20 / 3600)
