@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import textwrap
 from pathlib import Path
 
 from . import stats
@@ -44,6 +45,23 @@ class Comparison:
 
     def __repr__(self) -> str:
         return f"Comparison({self.dataset!r}, {len(self.results['runs'])} runs, from {self.source})"
+
+    def describe(self, width: int = 79) -> str:
+        """What the file holds, for a reader: its held-out runs, their CPU time
+        (`core_hours`), and each arm with the budgets it was run at, wrapped at `width`.
+
+        Taught in: chapter 6, "The protocol".
+        """
+        heldout = [run for run in self.results["runs"].values() if run["phase"] == "heldout"]
+        budgets: dict[str, set] = {}
+        for run in heldout:
+            budgets.setdefault(run["arm"], set()).add(run["budget"])
+        arms = ", ".join(f"{arm} ({'/'.join(sorted(done))})" for arm, done in budgets.items())
+        indent = " " * 7
+        return (f"{self.dataset:6s} {len(heldout)} held-out runs; CPU time of all its runs "
+                f"{self.core_hours():.1f} core-hours\n"
+                + textwrap.fill(arms, width=width, initial_indent=indent + "arms (budgets): ",
+                                subsequent_indent=indent))
 
     def runs(self, arm: str, budget: str = "steps", phase: str = "heldout") -> list[dict]:
         """The finished runs of one arm, by seed. The plain GAN's "time" budget is its "steps" one."""

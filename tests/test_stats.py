@@ -97,6 +97,14 @@ def test_the_reader_gives_tables_paired_differences_and_curves(tmp_path):
     assert grid.runs("gan", "time") == grid.runs("gan", "steps")  # the GAN's time budget is its steps
 
 
+def test_describe_lists_the_held_out_runs_their_cpu_time_and_each_arms_budgets(tmp_path):
+    grid = comparison.load(path=_results(tmp_path))  # 2 arms × 2 budgets × 3 seeds, 20 s each
+    text = grid.describe(width=60)
+    assert text.startswith("grid   12 held-out runs; CPU time of all its runs 0.1 core-hours\n")
+    assert "arms (budgets): gan (steps/time), recon (steps/time)" in text
+    assert all(len(line) <= 60 for line in text.splitlines()[1:])
+
+
 def test_an_arm_still_being_run_is_left_out_of_tables(tmp_path):
     results = json.loads(_results(tmp_path).read_text())
     results["protocol"] = {"heldout_seeds": [100, 101, 102]}
