@@ -24,8 +24,8 @@ $PY bench/compare.py dev --dataset ring
 $PY bench/compare.py select --dataset ring
 $PY bench/compare.py heldout --dataset ring --arms recon --budgets steps
 $PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 1
-# What is left (as of stop 18, 2026-11-28), about 22 core-hours on this CPU, most telling first. The two
-# queues run side by side, one core each: one process per results file, never two.
+# What is left (as of 2026-12-07: the confirmation is done), about 20 core-hours on this CPU, most
+# telling first. The two queues run side by side, one core each: one process per results file.
 grid_queue() {
   $PY bench/compare.py heldout --dataset grid --arms latent_recon --budgets steps --jobs 1
   # New seeds for chapter 6's post-hoc finding (CONFIRM_RULE; its own results file).
