@@ -17,7 +17,7 @@ from torch import Tensor
 
 __all__ = [
     "COLUMN_INCHES", "book_style", "image_grid", "reconstructions", "loss_curves", "latent_scatter", "samples_2d",
-    "samples_over_training", "image_rows", "decoded_grid"
+    "samples_over_training", "image_rows", "decoded_grid", "panels"
 ]
 
 
@@ -62,6 +62,22 @@ def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
     for ax in axes.flat:
         ax.set_facecolor("white")
     return fig, axes
+
+
+def panels(n: int, ncols: int = 3, panel_height: float = 2.6):
+    """A figure the width of the text column with `n` panels, `ncols` to a row (fewer when
+    n is smaller); returns (figure, list of the n axes). Unused cells of the last row are hidden.
+
+    Taught in: chapter 6 (one panel per arm of the comparison).
+    """
+    if not (isinstance(n, int) and n >= 1 and isinstance(ncols, int) and ncols >= 1):
+        raise ValueError(f"expected positive whole numbers of panels and columns; got n={n!r}, ncols={ncols!r}")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = _figure(COLUMN_INCHES, panel_height * nrows, ncols=ncols, nrows=nrows)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
 
 
 def _grid_image(images: Tensor, ncols: int) -> Tensor:

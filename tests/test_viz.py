@@ -16,6 +16,17 @@ def close_figures():
     plt.close("all")
 
 
+def test_panels_wraps_rows_hides_the_unused_cells_and_fits_the_column():
+    fig, axes = viz.panels(5, ncols=3, panel_height=2.0)
+    assert len(axes) == 5 and len(fig.axes) == 6 and not fig.axes[5].get_visible()
+    assert tuple(fig.get_size_inches()) == pytest.approx((viz.COLUMN_INCHES, 4.0))
+    assert [ax.get_subplotspec().colspan.start for ax in axes] == [0, 1, 2, 0, 1]
+    fig, axes = viz.panels(2, ncols=4)
+    assert len(fig.axes) == 2  # two panels never leave two empty cells
+    with pytest.raises(ValueError, match="positive whole numbers"):
+        viz.panels(0)
+
+
 def test_image_grid_maps_minus_one_to_white_and_one_to_black():
     images = torch.stack([torch.full((1, 2, 2), -1.0), torch.full((1, 2, 2), 1.0)])
     fig = viz.image_grid(images, ncols=2, title="two")
