@@ -40,16 +40,9 @@ def main(argv):
         )
         plan = json.loads(report.read_text())["install"]
     # Files already on this machine (a local index) cost no download: one call for all of them.
-    local = [
-        item["download_info"]["url"]
-        for item in plan
-        if item["download_info"]["url"].startswith("file:")
-    ]
-    remote = [
-        item["download_info"]["url"]
-        for item in plan
-        if not item["download_info"]["url"].startswith("file:")
-    ]
+    urls = [item["download_info"]["url"] for item in plan]
+    local = [url for url in urls if url.startswith("file:")]
+    remote = [url for url in urls if not url.startswith("file:")]
     print(f"install_lean: {len(plan)} distributions, {len(remote)} downloaded one at a time")
     lean = ["install", "--no-deps", "--no-cache-dir"]
     if local:

@@ -99,6 +99,10 @@ def _points(x: Mapping[int, float], y: Mapping[int, float], what: str) -> tuple[
             _as_floats([y[s] for s in seeds], f"{what}'s second metric"))
 
 
+def _gaps(xs: list[float], ys: list[float], a: float, b: float) -> list[float]:
+    return [value - (a + b * at) for at, value in zip(xs, ys)]
+
+
 def gap_to_line(x: Mapping[int, float], y: Mapping[int, float], intercept: float, slope: float,
                 confidence: float = 0.95) -> dict:
     """How far each seed lies above a given line: gap = y − (a + b·x), summarised (`summarize`).
@@ -111,7 +115,7 @@ def gap_to_line(x: Mapping[int, float], y: Mapping[int, float], intercept: float
     """
     seeds, xs, ys = _points(x, y, "the seeds")
     a, b = _as_floats([intercept, slope], "the line's intercept and slope")
-    gaps = [value - (a + b * at) for at, value in zip(xs, ys)]
+    gaps = _gaps(xs, ys, a, b)
     return {**summarize(gaps, confidence), "seeds": seeds, "gaps": gaps, "higher": sum(g > 0 for g in gaps),
             "lower": sum(g < 0 for g in gaps), "equal": sum(g == 0 for g in gaps)}
 
@@ -151,7 +155,7 @@ def gap_to_trend(arm_x: Mapping[int, float], arm_y: Mapping[int, float], baselin
     bx, by = torch.tensor(base_x, dtype=torch.float64), torch.tensor(base_y, dtype=torch.float64)
     ax, ay = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
     intercept, slope = fit(bx, by)
-    gaps = gap_to_line(arm_x, arm_y, float(intercept), float(slope))["gaps"]
+    gaps = _gaps(x, y, float(intercept), float(slope))  # gap_to_line's gaps, without its bootstrap
     stream = torch.Generator().manual_seed(seed)
     base_picks = torch.randint(len(base_x), (resamples, len(base_x)), generator=stream)
     arm_picks = torch.randint(len(x), (resamples, len(x)), generator=stream)
