@@ -115,15 +115,17 @@ def test_a_confirmation_study_freezes_its_line_and_lives_in_its_own_file(out, mo
         "a study with one of its ten seeds done was packaged"
     with pytest.raises(SystemExit, match="no confirmation study"):
         compare.confirmation("ring")
-    # The second test (COVERAGE_RULE) is in the file from the start, and is added once, before
-    # the placebo's first run, to a file written before it existed; never rewritten after.
+    # The further tests (PAIRED_TESTS) are in the file from the start; one missing from a file
+    # written before it existed is added once, before its arm's first run, and never rewritten.
     assert study["coverage"]["rule"] == compare.COVERAGE_RULE and study["coverage"]["baseline"] == "placebo"
+    assert study["joint"]["rule"] == compare.JOINT_RULE and study["joint"]["arm"] == "latent_recon"
     older = json.loads((out / "grid_confirm.json").read_text())
-    del older["coverage"]
+    del older["joint"]
     (out / "grid_confirm.json").write_text(json.dumps(older))
-    added = compare.confirmation("grid")["coverage"]
-    assert json.loads((out / "grid_confirm.json").read_text())["coverage"] == added
-    assert compare.confirmation("grid")["coverage"]["when"] == added["when"]
+    added = compare.confirmation("grid")["joint"]
+    on_disk = json.loads((out / "grid_confirm.json").read_text())
+    assert on_disk["joint"] == added and on_disk["coverage"] == study["coverage"]
+    assert compare.confirmation("grid")["joint"]["when"] == added["when"]
     monkeypatch.setattr("sys.argv", ["compare.py", "confirm", "--dataset", "grid", "--arms", "gan"])
-    with pytest.raises(SystemExit, match="runs 'recon' and 'placebo'"):
+    with pytest.raises(SystemExit, match="runs 'recon', 'placebo', 'latent_recon'"):
         compare.main()
