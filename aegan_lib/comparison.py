@@ -10,6 +10,7 @@ arm, and every run with its config, final scores and learning curve.
     >>> grid.summary("recon", "modes")            # mean, 95% bootstrap CI, median over held-out seeds
     >>> grid.paired("recon", "modes")             # recon − plain GAN, seed by seed, with its CI
     >>> grid.curve("recon", "high_quality", x="seconds")
+    >>> comparison.load("grid_confirm").paired_test("coverage")   # a pre-registered test's verdict
 
 Taught in: chapter 6, "Reading a comparison".
 """
@@ -205,6 +206,34 @@ class Comparison:
         gap = stats.gap_to_line(x, y, line["intercept"], line["slope"])
         confirmed = gap["ci"][0] > 0 and gap["higher"] >= seeds_above
         return {**gap, "confirmed": confirmed, "line": line, "arm": test["arm"], "rule": self.rule}
+
+    def paired_test(self, name: str) -> dict:
+        """A pre-registered paired test of a confirmation study (`bench/compare.py`'s
+        PAIRED_TESTS, each written into the file before its arm ran): arm − baseline in one
+        metric, paired by seed over all the study's seeds (`stats.paired_differences`), and the
+        verdict of its rule — "supported" if the 95% interval lies wholly above 0,
+        "contradicted" if wholly below, "not shown" otherwise.
+
+        Returns the paired summary with "verdict" and the test's "arm", "baseline", "metric"
+        and "rule" (its text).
+
+        Taught in: chapter 6, "The grid" (the tests on new seeds).
+        """
+        fields = ("arm", "baseline", "metric", "rule")
+        tests = [key for key, entry in self.results.items() if isinstance(entry, dict) and set(fields) <= set(entry)]
+        if name not in tests:
+            raise ValueError(f"{self.source} has no pre-registered paired test {name!r}; it has {tests}")
+        test = self.results[name]
+        expected = set(self.protocol["heldout_seeds"])
+        for arm in (test["arm"], test["baseline"]):
+            done = set(self.values(arm, test["metric"]))
+            if done != expected:
+                raise ValueError(f"the test {name!r} applies to all the study's seeds {sorted(expected)}; "
+                                 f"{arm!r} has runs for {sorted(done)}")
+        paired = self.paired(test["arm"], test["metric"], baseline=test["baseline"])
+        low, high = paired["ci"]
+        verdict = "supported" if low > 0 else "contradicted" if high < 0 else "not shown"
+        return {**paired, "verdict": verdict, **{key: test[key] for key in fields}}
 
     def steps(self, arm: str, budget: str) -> int:
         """The number of steps the arm trains for at a budget."""

@@ -265,6 +265,47 @@ def test_a_confirmation_refuses_a_file_that_is_not_one_or_is_not_finished(tmp_pa
         comparison.load(path=path).confirmation()
 
 
+def _paired_study(tmp_path, gains):
+    """A confirmation study with a further test: recon − placebo in modes on seeds 110-119."""
+    path = _confirmation(tmp_path, [0.05] * 10)
+    results = json.loads(path.read_text())
+    for seed, gain in zip(range(110, 120), gains):
+        modes = results["runs"][f"heldout/recon/steps/seed{seed}"]["final"]["modes"] - gain
+        final = {"step": 2000, "modes": modes, "high_quality": 0.9}
+        results["runs"][f"heldout/placebo/steps/seed{seed}"] = {
+            "arm": "placebo", "budget": "steps", "phase": "heldout", "seed": seed, "steps": 2000,
+            "final": final, "curve": [final]}
+    results["arms"]["placebo"] = {"label": "placebo"}
+    results["coverage"] = {"arm": "recon", "baseline": "placebo", "metric": "modes", "rule": "supported if ..."}
+    path.write_text(json.dumps(results))
+    return path
+
+
+@pytest.mark.parametrize("gains, verdict", [
+    ([2, 3, 1, 2, 4, 2, 3, 1, 2, 3], "supported"),
+    ([-2, -3, -1, -2, -4, -2, -3, -1, -2, -3], "contradicted"),
+    ([3, -2, 1, -4, 2, 0, -1, 3, -3, 1], "not shown"),
+])
+def test_a_paired_test_gives_its_rules_verdict_from_the_paired_interval(tmp_path, gains, verdict):
+    result = comparison.load(path=_paired_study(tmp_path, gains)).paired_test("coverage")
+    assert result["verdict"] == verdict and result["mean"] == pytest.approx(statistics.fmean(gains))
+    assert (result["arm"], result["baseline"], result["metric"]) == ("recon", "placebo", "modes")
+    assert result["rule"] == "supported if ..." and result["n"] == 10
+
+
+def test_a_paired_test_refuses_an_unknown_name_or_missing_seeds(tmp_path):
+    path = _paired_study(tmp_path, [1] * 10)
+    with pytest.raises(ValueError, match=r"no pre-registered paired test 'joint'; it has \['coverage'\]"):
+        comparison.load(path=path).paired_test("joint")
+    with pytest.raises(ValueError, match="no pre-registered paired test 'confirms'"):
+        comparison.load(path=path).paired_test("confirms")  # the line test has no paired form
+    results = json.loads(path.read_text())
+    del results["runs"]["heldout/placebo/steps/seed113"]
+    path.write_text(json.dumps(results))
+    with pytest.raises(ValueError, match="'placebo' has runs for"):
+        comparison.load(path=path).paired_test("coverage")
+
+
 def test_core_hours_count_a_resumed_runs_whole_training_clock(tmp_path):
     grid = comparison.load(path=_results(tmp_path))  # 12 runs, each 20 s on its training clock
     assert grid.core_hours() == pytest.approx(12 * 20 / 3600)
