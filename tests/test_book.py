@@ -315,6 +315,21 @@ def test_every_figure_has_a_caption_and_alt_text(path):
         assert len(alt.split()) >= 6, f"figure without real alt text: {where!r}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_captioned_cell_shows_one_figure_and_nothing_else_displayed(path):
+    """myst-nb puts a captioned cell's caption under every display output it has: a second
+    figure, or a table shown with `display(Markdown(...))`, gets the same numbered caption
+    again. Printed text (a stream) is not captioned."""
+    for cell in cells(path):
+        if not cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("caption"):
+            continue
+        displays = [output for output in cell.get("outputs", [])
+                    if output.get("output_type") in ("display_data", "execute_result")]
+        where = source(cell)[:60]
+        assert len(displays) == 1, f"a captioned cell with {len(displays)} displays (split it): {where!r}"
+        assert "image/png" in displays[0].get("data", {}), f"a captioned cell without a figure: {where!r}"
+
+
 def test_the_step_methods_the_book_prints_fit_the_column():
     """Chapter 5 prints AEGAN.step and the appendix GAN.step, as they are in the library."""
     import inspect
