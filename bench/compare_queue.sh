@@ -28,7 +28,8 @@ $PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 
 # telling first. The two queues run side by side, one core each: one process per results file.
 grid_queue() {
   $PY bench/compare.py heldout --dataset grid --arms latent_recon --budgets steps --jobs 1
-  # New seeds for chapter 6's post-hoc finding (CONFIRM_RULE; its own results file).
+  # New seeds for chapter 6's post-hoc finding (CONFIRM_RULE; its own results file), then the
+  # paired tests against the placebo on them (PAIRED_TESTS): done as of 2026-12-07.
   $PY bench/compare.py confirm --dataset grid --jobs 1
   for arm in lazarou latent_gan; do
     $PY bench/compare.py heldout --dataset grid --arms "$arm" --budgets steps --jobs 1
@@ -37,7 +38,7 @@ grid_queue() {
     --arms pacgan2,placebo,latent_critic,latent_recon,lazarou,bigan,latent_gan
 }
 ring_queue() {
-  for arm in placebo latent_critic latent_recon lazarou latent_gan; do
+  for arm in placebo latent_critic latent_recon lazarou latent_gan; do  # latent_critic done 2026-12-07
     $PY bench/compare.py heldout --dataset ring --arms "$arm" --budgets steps --jobs 1
   done
   $PY bench/compare.py heldout --dataset ring --budgets time --jobs 1 \
