@@ -24,7 +24,8 @@ $PY bench/compare.py dev --dataset ring
 $PY bench/compare.py select --dataset ring
 $PY bench/compare.py heldout --dataset ring --arms recon --budgets steps
 $PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 1
-# What is left (as of 2026-12-07: the confirmation is done), about 20 core-hours on this CPU, most
+# What is left (as of 2026-12-07, session 20: the confirmation study, the ring's latent critic and
+# the grid's full loop at equal time are done), roughly 15-25 core-hours on this CPU, most
 # telling first. The two queues run side by side, one core each: one process per results file.
 grid_queue() {
   $PY bench/compare.py heldout --dataset grid --arms latent_recon --budgets steps --jobs 1
@@ -35,7 +36,7 @@ grid_queue() {
     $PY bench/compare.py heldout --dataset grid --arms "$arm" --budgets steps --jobs 1
   done
   $PY bench/compare.py heldout --dataset grid --budgets time --jobs 1 \
-    --arms pacgan2,placebo,latent_critic,latent_recon,lazarou,bigan,latent_gan
+    --arms pacgan2,placebo,latent_critic,latent_recon,lazarou,bigan,latent_gan  # latent_recon done
 }
 ring_queue() {
   for arm in placebo latent_critic latent_recon lazarou latent_gan; do  # latent_critic done 2026-12-07
