@@ -30,7 +30,8 @@ $PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 
 grid_queue() {
   $PY bench/compare.py heldout --dataset grid --arms latent_recon --budgets steps --jobs 1
   # New seeds for chapter 6's post-hoc finding (CONFIRM_RULE; its own results file), then the
-  # paired tests against the placebo on them (PAIRED_TESTS): done as of 2026-12-07.
+  # paired tests against the placebo on them (PAIRED_TESTS): coverage and joint done as of
+  # 2026-12-07; critic (session 21) run with `confirm --arms latent_critic`.
   $PY bench/compare.py confirm --dataset grid --jobs 1
   for arm in lazarou latent_gan; do
     $PY bench/compare.py heldout --dataset grid --arms "$arm" --budgets steps --jobs 1
