@@ -40,7 +40,7 @@ grid_queue() {
     --arms pacgan2,placebo,latent_critic,latent_recon,lazarou,bigan,latent_gan  # latent_recon done
 }
 ring_queue() {
-  for arm in placebo latent_critic latent_recon lazarou latent_gan; do  # latent_critic done 2026-12-07
+  for arm in placebo latent_critic latent_recon lazarou latent_gan; do  # done up to latent_recon (2026-12-07)
     $PY bench/compare.py heldout --dataset ring --arms "$arm" --budgets steps --jobs 1
   done
   $PY bench/compare.py heldout --dataset ring --budgets time --jobs 1 \
