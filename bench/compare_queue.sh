@@ -33,14 +33,14 @@ grid_queue() {
   # paired tests against the placebo on them (PAIRED_TESTS): coverage and joint done as of
   # 2026-12-07; critic (session 21) run with `confirm --arms latent_critic`.
   $PY bench/compare.py confirm --dataset grid --jobs 1
-  for arm in lazarou latent_gan; do
+  for arm in lazarou latent_gan; do  # latent_gan done (2026-12-07)
     $PY bench/compare.py heldout --dataset grid --arms "$arm" --budgets steps --jobs 1
   done
   $PY bench/compare.py heldout --dataset grid --budgets time --jobs 1 \
     --arms pacgan2,placebo,latent_critic,latent_recon,lazarou,bigan,latent_gan  # latent_recon done
 }
 ring_queue() {
-  for arm in placebo latent_critic latent_recon lazarou latent_gan; do  # done up to latent_recon (2026-12-07)
+  for arm in placebo latent_critic latent_recon lazarou latent_gan; do  # all but lazarou done (2026-12-07)
     $PY bench/compare.py heldout --dataset ring --arms "$arm" --budgets steps --jobs 1
   done
   $PY bench/compare.py heldout --dataset ring --budgets time --jobs 1 \
