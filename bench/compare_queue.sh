@@ -24,14 +24,13 @@ $PY bench/compare.py dev --dataset ring
 $PY bench/compare.py select --dataset ring
 $PY bench/compare.py heldout --dataset ring --arms recon --budgets steps
 $PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 1
-# What is left (as of 2026-12-07, session 20: the confirmation study, the ring's latent critic and
-# the grid's full loop at equal time are done), roughly 15-25 core-hours on this CPU, most
-# telling first. The two queues run side by side, one core each: one process per results file.
+# What is left (as of 2026-12-07, session 21: the confirmation study with its four tests, every
+# arm but Lazarou's at equal steps, and GAN + recon and the full loop at equal time on the grid are
+# done), roughly 15-25 core-hours on this CPU, most telling first. The two queues run side by side, one core each: one process per results file.
 grid_queue() {
   $PY bench/compare.py heldout --dataset grid --arms latent_recon --budgets steps --jobs 1
   # New seeds for chapter 6's post-hoc finding (CONFIRM_RULE; its own results file), then the
-  # paired tests against the placebo on them (PAIRED_TESTS): coverage and joint done as of
-  # 2026-12-07; critic (session 21) run with `confirm --arms latent_critic`.
+  # paired tests against the placebo on them (PAIRED_TESTS): all done as of 2026-12-07.
   $PY bench/compare.py confirm --dataset grid --jobs 1
   for arm in lazarou latent_gan; do  # latent_gan done (2026-12-07)
     $PY bench/compare.py heldout --dataset grid --arms "$arm" --budgets steps --jobs 1
