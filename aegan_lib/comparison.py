@@ -160,11 +160,7 @@ class Comparison:
 
         Taught in: chapter 6, "Reading a comparison".
         """
-        paired = self.paired(arm, metric, budget, baseline)
-        low, high = paired["ci"]
-        mark = " *" if stats.excludes_zero(paired) else ""
-        return (f"{paired['mean'] * scale:+.{digits}f} [{low * scale:+.{digits}f}, {high * scale:+.{digits}f}]{mark} "
-                f"({paired['higher']}/{paired['lower']}/{paired['equal']})")
+        return stats.format_difference(self.paired(arm, metric, budget, baseline), scale, digits)
 
     def core_hours(self) -> float:
         """The CPU time of every run in the file, in core-hours (each run had one thread).

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-__all__ = ["RESAMPLES", "bootstrap_ci", "summarize", "paired_differences", "excludes_zero", "gap_to_line",
-           "gap_to_trend"]
+__all__ = ["RESAMPLES", "bootstrap_ci", "summarize", "paired_differences", "excludes_zero", "format_difference",
+           "gap_to_line", "gap_to_trend"]
 
 
 #: Resamples per interval: the interval's ends move by well under 1% of its width between calls.
@@ -89,6 +89,28 @@ def excludes_zero(summary: Mapping) -> bool:
     """True when a summary's interval lies wholly above or wholly below 0."""
     low, high = summary["ci"]
     return low > 0 or high < 0
+
+
+def format_difference(summary: Mapping, scale: float = 1.0, digits: int = 2, counts: bool = True) -> str:
+    """A summarised difference as one line of text: "+1.23 [+0.45, +2.01] * (4/1/0)".
+
+    The mean and its 95% interval, scaled (100 for percentages) and signed, a star where the
+    interval excludes 0 (`excludes_zero`) and, with `counts`, the seeds where the arm is
+    higher/lower/equal (a `paired_differences` summary has them).
+
+    Taught in: chapter 6, "Reading a comparison".
+    """
+    low, high = summary["ci"]
+    text = f"{summary['mean'] * scale:+.{digits}f} [{low * scale:+.{digits}f}, {high * scale:+.{digits}f}]"
+    if excludes_zero(summary):
+        text += " *"
+    if counts:
+        missing = [key for key in ("higher", "lower", "equal") if key not in summary]
+        if missing:
+            raise ValueError(f"expected a paired_differences summary with higher/lower/equal counts; "
+                             f"this one lacks {missing} (pass counts=False for a plain summary)")
+        text += f" ({summary['higher']}/{summary['lower']}/{summary['equal']})"
+    return text
 
 
 def _points(x: Mapping[int, float], y: Mapping[int, float], what: str) -> tuple[list[int], list[float], list[float]]:

@@ -59,6 +59,15 @@ def test_summary_and_paired_differences_count_ties_as_ties():
     assert stats.excludes_zero(stats.paired_differences({1: 2.0, 2: 3.0}, {1: 1.0, 2: 1.5}))
 
 
+def test_format_difference_signs_stars_and_counts_a_paired_difference():
+    clear = stats.paired_differences({1: 0.30, 2: 0.40}, {1: 0.10, 2: 0.15})
+    assert stats.format_difference(clear, scale=100, digits=1) == "+22.5 [+20.0, +25.0] * (2/0/0)"
+    unclear = stats.paired_differences({1: 5.0, 2: 3.0, 3: 4.0}, {1: 4.0, 2: 3.0, 3: 6.0})
+    assert stats.format_difference(unclear, digits=1, counts=False) == "-0.3 [-2.0, +1.0]"
+    with pytest.raises(ValueError, match="higher/lower/equal"):
+        stats.format_difference(stats.summarize([1.0, 2.0]))
+
+
 @pytest.mark.parametrize("bad, message", [([], "at least one value"), (["a"], "sequence of numbers"),
                                           ([1.0, float("nan")], "finite numbers")])
 def test_bad_values_get_a_clear_error(bad, message):
