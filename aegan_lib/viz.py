@@ -9,6 +9,7 @@ Taught in: chapter 1 (grids, reconstructions, latent scatter), chapter 2 (2D sam
 from __future__ import annotations
 
 import math
+import zlib
 
 import matplotlib.pyplot as plt
 import torch
@@ -17,7 +18,7 @@ from torch import Tensor
 
 __all__ = [
     "COLUMN_INCHES", "book_style", "image_grid", "reconstructions", "loss_curves", "latent_scatter", "samples_2d",
-    "samples_over_training", "image_rows", "decoded_grid", "panels"
+    "samples_over_training", "image_rows", "decoded_grid", "panels", "ARM_STYLES", "arm_style"
 ]
 
 
@@ -39,6 +40,40 @@ BOOK_RC = {
     "xtick.labelsize": 8,
     "ytick.labelsize": 8,
 }
+
+
+# One colour and one marker per arm of chapter 6's comparison (`aegan_lib.comparison`, arms
+# named as in bench/compare.py), fixed so that an arm looks the same in every figure, and keeps
+# its look when another arm joins a results file (colours from the default cycle would shift).
+ARM_STYLES = {
+    "gan": {"color": "tab:blue", "marker": "o"},
+    "pacgan2": {"color": "tab:orange", "marker": "s"},
+    "placebo": {"color": "tab:green", "marker": "D"},
+    "latent_gan": {"color": "tab:red", "marker": "^"},
+    "recon": {"color": "tab:purple", "marker": "v"},
+    "latent_critic": {"color": "tab:brown", "marker": "P"},
+    "latent_recon": {"color": "tab:pink", "marker": "*"},
+    "bigan": {"color": "tab:gray", "marker": "X"},
+    "code_mixture": {"color": "tab:olive", "marker": "h"},
+    "lazarou": {"color": "tab:cyan", "marker": "<"},
+}
+# For arms a reader adds (chapter 6's exercise): none of these is used above.
+_SPARE_STYLES = [{"color": "black", "marker": "d"}, {"color": "gold", "marker": "p"},
+                 {"color": "teal", "marker": ">"}, {"color": "navy", "marker": "H"}]
+
+
+def arm_style(arm: str) -> dict:
+    """The colour and marker of a comparison arm, as keyword arguments for `plot`/`scatter`.
+
+    Arms in `ARM_STYLES` get their own; any other arm gets one of a few spare styles, the same
+    one in every figure and every session (chosen by a checksum of its name, not by order).
+
+    Taught in: chapter 6 (its figures of every arm).
+    """
+    if not isinstance(arm, str) or not arm:
+        raise ValueError(f"expected an arm's name, a non-empty string such as 'gan'; got {arm!r}")
+    style = ARM_STYLES.get(arm) or _SPARE_STYLES[zlib.crc32(arm.encode()) % len(_SPARE_STYLES)]
+    return dict(style)
 
 
 def book_style(retina: bool = True) -> None:

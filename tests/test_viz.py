@@ -92,3 +92,20 @@ def test_samples_over_training_has_one_panel_per_step_in_order():
     assert fig.axes[-1].get_legend() is not None
     with pytest.raises(ValueError, match="at least one"):
         viz.samples_over_training({})
+
+
+def test_every_comparison_arm_has_its_own_colour_and_marker_whatever_the_order():
+    from aegan_lib import comparison
+
+    styles = [viz.arm_style(arm) for arm in viz.ARM_STYLES]
+    assert len({s["color"] for s in styles}) == len({s["marker"] for s in styles}) == len(styles)
+    for name in ("ring", "grid", "digits", "grid_confirm"):
+        for arm in comparison.load(name).labels:
+            assert arm in viz.ARM_STYLES, (name, arm)
+    # An arm a reader adds gets a spare style no listed arm uses, the same one each time.
+    spare = viz.arm_style("r1")
+    assert spare == viz.arm_style("r1") and spare["color"] not in {s["color"] for s in styles}
+    viz.arm_style("gan")["color"] = "red"  # a copy: the table itself is unchanged
+    assert viz.ARM_STYLES["gan"]["color"] == "tab:blue"
+    with pytest.raises(ValueError, match="arm's name"):
+        viz.arm_style("")
