@@ -7,7 +7,7 @@ piece of this package that does the same; each docstring names the chapter that 
 __version__ = "0.1.0"
 
 from . import algos, checkpoint, comparison, data, ensemble, losses, metrics, nets, stats, viz, widgets  # noqa: E402
-from .runtime import budget_for, evaluating, pick_device, resolve_profile, seed_everything  # noqa: E402
+from .runtime import budget_for, evaluating, pick_device, print_config, resolve_profile, seed_everything  # noqa: E402
 from .train import NonFiniteLossError, fit  # noqa: E402
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "nets",
     "NonFiniteLossError",
     "pick_device",
+    "print_config",
     "resolve_profile",
     "seed_everything",
     "stats",

@@ -9,7 +9,7 @@ import contextlib
 import os
 import random
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from torch import nn
 
 __all__ = [
     "PROFILES", "BUDGET_SCALES", "seed_everything", "pick_device", "resolve_profile",
-    "budget_scale", "budget_for", "evaluating",
+    "budget_scale", "budget_for", "print_config", "evaluating",
 ]
 
 
@@ -109,6 +109,19 @@ def budget_for(budgets: dict, profile: str, scale: str | None = None) -> dict:
         elif value == "mnist":
             budget[key] = "mnist_5k"
     return budget
+
+
+def print_config(name: str, config: Mapping) -> None:
+    """Print a configuration one setting per line under its name (a dict is too wide for one).
+
+    Taught in: chapter 2, where `make("gan")`'s settings are first shown.
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"expected a mapping of settings (such as an algorithm's .config); "
+                        f"got {type(config).__name__}")
+    print(f"{name}:")
+    for key, value in config.items():
+        print(f"  {key} = {value!r}")
 
 
 # Measured with bench/bench_full_profile.py on a 2-core CPU (results/bench_full_profile_cpu.txt):

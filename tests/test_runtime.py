@@ -165,3 +165,10 @@ def test_full_profile_at_smoke_scale_does_not_warn_about_hours(monkeypatch, recw
     monkeypatch.setenv("AEGAN_BUDGET", "smoke")
     assert aegan_lib.resolve_profile("full") == "full"
     assert not recwarn.list
+
+
+def test_print_config_prints_one_setting_per_line(capsys):
+    aegan_lib.print_config("budget", {"steps": 1000, "data": "digits"})
+    assert capsys.readouterr().out == "budget:\n  steps = 1000\n  data = 'digits'\n"
+    with pytest.raises(TypeError, match="mapping of settings"):
+        aegan_lib.print_config("budget", [("steps", 1000)])
