@@ -207,8 +207,8 @@ class Comparison:
         """A pre-registered paired test of a confirmation study (`bench/compare.py`'s
         PAIRED_TESTS, each written into the file before its arm ran): arm − baseline in one
         metric, paired by seed over all the study's seeds (`stats.paired_differences`), and the
-        verdict of its rule — "supported" if the 95% interval lies wholly above 0,
-        "contradicted" if wholly below, "not shown" otherwise.
+        verdict of its rule (`stats.verdict`) — "supported" if the 95% interval lies wholly above
+        0, "contradicted" if wholly below, "not shown" otherwise.
 
         Returns the paired summary with "verdict" and the test's "arm", "baseline", "metric"
         and "rule" (its text).
@@ -227,9 +227,7 @@ class Comparison:
                 raise ValueError(f"the test {name!r} applies to all the study's seeds {sorted(expected)}; "
                                  f"{arm!r} has runs for {sorted(done)}")
         paired = self.paired(test["arm"], test["metric"], baseline=test["baseline"])
-        low, high = paired["ci"]
-        verdict = "supported" if low > 0 else "contradicted" if high < 0 else "not shown"
-        return {**paired, "verdict": verdict, **{key: test[key] for key in fields}}
+        return {**paired, "verdict": stats.verdict(paired), **{key: test[key] for key in fields}}
 
     def steps(self, arm: str, budget: str) -> int:
         """The number of steps the arm trains for at a budget."""

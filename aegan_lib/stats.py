@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-__all__ = ["RESAMPLES", "bootstrap_ci", "summarize", "paired_differences", "excludes_zero", "format_difference",
-           "gap_to_line", "gap_to_trend"]
+__all__ = ["RESAMPLES", "bootstrap_ci", "summarize", "paired_differences", "excludes_zero", "verdict",
+           "format_difference", "gap_to_line", "gap_to_trend"]
 
 
 #: Resamples per interval: the interval's ends move by well under 1% of its width between calls.
@@ -89,6 +89,22 @@ def excludes_zero(summary: Mapping) -> bool:
     """True when a summary's interval lies wholly above or wholly below 0."""
     low, high = summary["ci"]
     return low > 0 or high < 0
+
+
+def verdict(summary: Mapping, better: str = "higher") -> str:
+    """What a difference's 95% interval says of the claim that the arm is better.
+
+    "supported" when the interval lies wholly on the better side of 0 (above it when `better`
+    is "higher", below it when "lower", as for FD), "contradicted" when it lies wholly on the
+    other side, "not shown" otherwise: this comparison cannot tell, which is not "no".
+
+    Taught in: chapter 7, "How a verdict is read" (and chapter 6's tests on new seeds).
+    """
+    if better not in ("higher", "lower"):
+        raise ValueError(f"expected better='higher' or 'lower' (which side of 0 the claim is on); got {better!r}")
+    low, high = summary["ci"]
+    improves, worsens = (low > 0, high < 0) if better == "higher" else (high < 0, low > 0)
+    return "supported" if improves else "contradicted" if worsens else "not shown"
 
 
 def format_difference(summary: Mapping, scale: float = 1.0, digits: int = 2, counts: bool = True) -> str:

@@ -329,3 +329,13 @@ def test_core_hours_count_a_resumed_runs_whole_training_clock(tmp_path):
     second = list(grid.results["runs"].values())[1]
     second["device"] = "cuda"  # a GPU run is not CPU time, whatever its clock says
     assert grid.core_hours() == pytest.approx(10 * 30 / 3600)
+
+
+def test_verdict_reads_an_interval_on_the_claimed_side_of_zero():
+    above, below, across = ({"ci": ci} for ci in ((0.1, 0.5), (-0.5, -0.1), (-0.1, 0.5)))
+    assert [stats.verdict(s) for s in (above, below, across)] == ["supported", "contradicted", "not shown"]
+    # A lower FD is better: the same intervals read the other way round.
+    assert [stats.verdict(s, "lower") for s in (above, below, across)] == ["contradicted", "supported", "not shown"]
+    assert stats.verdict({"ci": (0.0, 0.5)}) == "not shown"  # touching 0 is not excluding it
+    with pytest.raises(ValueError, match="better='higher' or 'lower'"):
+        stats.verdict(above, "bigger")
