@@ -57,9 +57,10 @@ ARM_STYLES = {
     "code_mixture": {"color": "tab:olive", "marker": "h"},
     "lazarou": {"color": "tab:cyan", "marker": "<"},
 }
-# For arms a reader adds (chapter 6's exercise): none of these is used above.
-_SPARE_STYLES = [{"color": "black", "marker": "d"}, {"color": "gold", "marker": "p"},
-                 {"color": "teal", "marker": ">"}, {"color": "navy", "marker": "H"}]
+# For arms a reader adds (chapter 6's exercise): none of these is used above, nor black, which
+# chapter 6 keeps for reference lines and the goal.
+_SPARE_STYLES = [{"color": "gold", "marker": "d"}, {"color": "teal", "marker": "p"},
+                 {"color": "navy", "marker": ">"}, {"color": "magenta", "marker": "H"}]
 
 
 def arm_style(arm: str) -> dict:
