@@ -3,7 +3,7 @@
     python bench/sharp_gans.py search    # development seeds 0-4: every candidate recipe
     python bench/sharp_gans.py select    # RULE below → results/sharp_gans/recipe.json
     python bench/sharp_gans.py heldout   # held-out seeds 100-109: the chosen recipe's arms
-    python bench/sharp_gans.py sanity    # real data, uniform noise, blurred data rows
+    python bench/sharp_gans.py sanity    # real, uniform-noise, blurred and narrow-data rows
     python bench/sharp_gans.py all       # the four in turn (what the GPU run did)
     python bench/sharp_gans.py single --seeds 100 101   # make("gan") + fit, one run per seed
     python bench/sharp_gans.py round2    # round 2 (larger batches), dev + held-out members
@@ -194,7 +194,7 @@ def heldout_units(out: Path, steps: int) -> list[dict]:
 
 
 def sanity(out: Path, seeds=HELDOUT_SEEDS) -> dict:
-    """`metrics.sanity_scores` (real data, uniform noise over the box, blurred data) per mixture."""
+    """`metrics.sanity_scores` (real data, uniform noise over the box, blurred and narrow data) per mixture."""
     rows = {dataset: ag.metrics.sanity_scores(build(), seeds, sweep.SAMPLES) for dataset, build in sweep.MIXTURES.items()}
     sweep._write_json(out / "sanity.json", {"seeds": list(seeds), "samples": sweep.SAMPLES, "means": rows,
                                             "blur_std_in_sigmas": 3, "uniform_box_margin_in_sigmas": 3})

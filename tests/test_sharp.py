@@ -264,6 +264,10 @@ def test_sanity_rows_match_their_formulas():
     assert rows["blurred"]["modes"] == 25
     # Uniform noise over the box "covers" most modes, almost never within 3σ.
     assert rows["uniform"]["modes"] >= 20 and rows["uniform"]["high_quality"] < 0.05
+    # Narrow: each coordinate has standard deviation σ/2, so P(‖ε‖ ≤ 3σ) = 1 − e^(−18): above
+    # the real data's own HQ, which is why a generator above the real row is not better.
+    assert rows["narrow"]["high_quality"] == pytest.approx(1 - math.exp(-18), abs=1e-4)
+    assert rows["narrow"]["high_quality"] > rows["real"]["high_quality"] and rows["narrow"]["modes"] == 25
 
 
 def test_make_run_settings_reach_every_method_or_are_refused():
