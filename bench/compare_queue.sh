@@ -24,26 +24,28 @@ $PY bench/compare.py dev --dataset ring
 $PY bench/compare.py select --dataset ring
 $PY bench/compare.py heldout --dataset ring --arms recon --budgets steps
 $PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 1
-# What is left (as of 2026-12-07, session 21: the confirmation study with its four tests, every
-# arm but Lazarou's at equal steps, and GAN + recon and the full loop at equal time on the grid are
-# done), roughly 15-25 core-hours on this CPU, most telling first. The two queues run side by side, one core each: one process per results file.
+# What is left (as of 2026-12-07, session 22: every arm at equal steps on both mixtures, with
+# Lazarou's full loop done this session; at equal time GAN + recon and the full loop on the grid),
+# roughly 15-17 core-hours on this CPU (each equal-time run takes the plain GAN's seconds,
+# about 7 minutes of one core), most telling first. The two queues run side by side, one core
+# each: one process per results file.
 grid_queue() {
   $PY bench/compare.py heldout --dataset grid --arms latent_recon --budgets steps --jobs 1
   # New seeds for chapter 6's post-hoc finding (CONFIRM_RULE; its own results file), then the
   # paired tests against the placebo on them (PAIRED_TESTS): all done as of 2026-12-07.
   $PY bench/compare.py confirm --dataset grid --jobs 1
-  for arm in lazarou latent_gan; do  # latent_gan done (2026-12-07)
+  for arm in lazarou latent_gan; do  # both done (2026-12-07)
     $PY bench/compare.py heldout --dataset grid --arms "$arm" --budgets steps --jobs 1
   done
   $PY bench/compare.py heldout --dataset grid --budgets time --jobs 1 \
-    --arms pacgan2,placebo,latent_critic,latent_recon,lazarou,bigan,latent_gan  # latent_recon done
+    --arms latent_critic,placebo,pacgan2,latent_recon,lazarou,bigan,latent_gan  # latent_recon done
 }
 ring_queue() {
-  for arm in placebo latent_critic latent_recon lazarou latent_gan; do  # all but lazarou done (2026-12-07)
+  for arm in placebo latent_critic latent_recon lazarou latent_gan; do  # all done (2026-12-07)
     $PY bench/compare.py heldout --dataset ring --arms "$arm" --budgets steps --jobs 1
   done
   $PY bench/compare.py heldout --dataset ring --budgets time --jobs 1 \
-    --arms pacgan2,placebo,recon,latent_critic,latent_recon,lazarou,bigan,latent_gan
+    --arms recon,latent_recon,latent_critic,placebo,pacgan2,lazarou,bigan,latent_gan
 }
 grid_queue & ring_queue
 wait
