@@ -151,6 +151,28 @@ class Comparison:
             lines.append(f"| {self.labels[arm]} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
+    def budget_table(self, metrics: dict[str, str], arms: list[str] | None = None,
+                     scale: dict[str, float] | None = None, digits: int = 2, baseline: str = "gan") -> str:
+        """A Markdown table of arm − baseline per seed at both budgets, two rows per arm: the arm
+        given the baseline's steps, then given its seconds (with the steps that buys), so that
+        "better per step" and "better per second" sit side by side. The baseline is always at
+        its own steps. By default the arms finished at equal time.
+
+        Taught in: chapter 6, "Equal time".
+        """
+        arms = [arm for arm in (arms if arms is not None else self.arms_with_runs("time")) if arm != baseline]
+        scale = scale or {}
+        header = "| arm − " + self.labels[baseline] + " | budget (steps) | " + " | ".join(
+            f"{title}: mean [95% CI] (higher/lower/equal)" for title in metrics.values()) + " |"
+        lines = [header, "|" + "---|" * (2 + len(metrics))]
+        for arm in arms:
+            for budget, name in (("steps", "equal steps"), ("time", "equal time")):
+                cells = [self.paired_cell(arm, metric, budget, baseline, scale.get(metric, 1.0), digits)
+                         for metric in metrics]
+                label = self.labels[arm] if budget == "steps" else ""
+                lines.append(f"| {label} | {name} ({self.steps(arm, budget):,}) | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
     def paired_cell(self, arm: str, metric: str, budget: str = "steps", baseline: str = "gan",
                     scale: float = 1.0, digits: int = 2) -> str:
         """One cell of `paired_table`: "+1.23 [+0.45, +2.01] * (4/1/0)" for arm − baseline.

@@ -205,8 +205,14 @@ def latent_scatter(codes: Tensor, labels: Tensor, title: str | None = None, ax=N
     return ax.figure
 
 
-def samples_2d(samples: Tensor, mixture=None, title: str | None = None, ax=None, limit: float | None = None):
-    """Scatter 2D samples, with the mixture's mode means as crosses when given."""
+def samples_2d(samples: Tensor, mixture=None, title: str | None = None, ax=None, limit: float | None = None,
+               title_size: float | None = None):
+    """Scatter 2D samples, with the mixture's mode means as crosses when given.
+
+    A title too long for the panel is wrapped at word breaks to the panel's width (at
+    `title_size` points, default the style's), so that a row of small panels keeps the figure
+    the width of the text column.
+    """
     samples = samples.detach().float().cpu()
     if ax is None:
         _, axes = _figure(4, 4)
@@ -222,8 +228,22 @@ def samples_2d(samples: Tensor, mixture=None, title: str | None = None, ax=None,
     ax.set_aspect("equal")
     ax.set_xlabel("$x_1$"), ax.set_ylabel("$x_2$")
     if title:
-        ax.set_title(title)
+        size = title_size if title_size is not None else plt.rcParams["axes.titlesize"]
+        ax.set_title(_wrapped_to_panel(title, ax, size), fontsize=size)
     return ax.figure
+
+
+def _wrapped_to_panel(text: str, ax, size) -> str:
+    """`text` with each line wrapped to the width of `ax` in characters of `size` points (a
+    character of the default sans-serif font is about 0.55 of its size wide on average)."""
+    import textwrap
+
+    from matplotlib.font_manager import FontProperties
+
+    points = FontProperties(size=size).get_size_in_points()
+    width = ax.get_position().width * ax.figure.get_figwidth() * 72
+    characters = max(8, int(width / (0.55 * points)))
+    return "\n".join(textwrap.fill(line, characters) for line in text.split("\n"))
 
 
 def samples_over_training(snapshots: dict, mixture=None, title: str | None = None, limit: float | None = None):

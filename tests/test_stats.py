@@ -152,6 +152,22 @@ def test_tables_show_means_intervals_medians_and_paired_counts(tmp_path):
     assert grid.paired_cell("gan", "modes", baseline="recon").startswith("-2.00 [-2.00, -2.00] * (0/3/0)")
 
 
+def test_the_budget_table_puts_each_arm_at_equal_steps_above_the_arm_at_equal_time(tmp_path):
+    """Chapter 6's equal-time table: per arm, its difference to the plain GAN at the GAN's steps,
+    then at the GAN's seconds (here half the steps, one mode lower on every seed)."""
+    results = json.loads(_results(tmp_path).read_text())
+    for seed in (100, 101, 102):
+        run = results["runs"][f"heldout/recon/time/seed{seed}"]
+        run["steps"], run["final"] = 1000, {**run["final"], "modes": seed - 100 + 1.0}
+    path = tmp_path / "budgets.json"
+    path.write_text(json.dumps(results))
+    table = comparison.load(path=path).budget_table({"modes": "modes"}, digits=1).splitlines()
+    assert table[0] == "| arm − plain GAN | budget (steps) | modes: mean [95% CI] (higher/lower/equal) |"
+    assert table[2] == "| GAN + recon | equal steps (2,000) | +2.0 [+2.0, +2.0] * (3/0/0) |"
+    assert table[3] == "|  | equal time (1,000) | -1.0 [-1.0, -1.0] * (0/3/0) |"
+    assert len(table) == 4  # the plain GAN is the baseline, not a row
+
+
 @pytest.mark.parametrize("dataset", ["ring", "grid", "digits"])
 def test_the_packaged_comparison_is_a_faithful_snapshot_of_the_results_file(dataset):
     """The package ships results/compare/<dataset>.json as of its last `compare.py package`:

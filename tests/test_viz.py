@@ -83,6 +83,22 @@ def test_samples_2d_marks_the_mode_means():
     assert ax.get_xlim() == pytest.approx((-1.5, 1.5))
 
 
+def test_a_long_sample_title_is_wrapped_to_its_panel_so_the_figure_keeps_its_width():
+    """Chapter 6's panels, three to a row, carry arm names longer than a panel is wide."""
+    fig, axes = viz.panels(3, ncols=3)
+    title = "Gaussian mixture on codes E(x), decoded (no GAN)\n(seed 100)"
+    viz.samples_2d(torch.randn(50, 2), data.grid(), title=title, ax=axes[0], title_size=8)
+    viz.samples_2d(torch.randn(50, 2), data.grid(), title="plain GAN", ax=axes[1])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    wrapped = axes[0].title
+    assert wrapped.get_text().split() == title.split() and wrapped.get_text().count("\n") >= 2
+    assert wrapped.get_fontsize() == 8
+    assert wrapped.get_window_extent(renderer).width <= axes[0].get_window_extent(renderer).width * 1.15
+    assert axes[1].get_title() == "plain GAN"  # a short title is left as it is
+    plt.close(fig)
+
+
 def test_samples_over_training_has_one_panel_per_step_in_order():
     grid = data.grid()
     snapshots = {500: torch.randn(50, 2), 0: torch.randn(50, 2), 100: torch.randn(50, 2)}
