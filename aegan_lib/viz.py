@@ -235,7 +235,9 @@ def samples_2d(samples: Tensor, mixture=None, title: str | None = None, ax=None,
 
 def _wrapped_to_panel(text: str, ax, size) -> str:
     """`text` with each line wrapped to the width of `ax` in characters of `size` points (a
-    character of the default sans-serif font is about 0.55 of its size wide on average)."""
+    character of the default sans-serif font is about 0.55 of its size wide on average), into
+    lines of even length: as few lines as the width allows, then the narrowest such wrapping,
+    so that no line is left with a word or two."""
     import textwrap
 
     from matplotlib.font_manager import FontProperties
@@ -243,7 +245,12 @@ def _wrapped_to_panel(text: str, ax, size) -> str:
     points = FontProperties(size=size).get_size_in_points()
     width = ax.get_position().width * ax.figure.get_figwidth() * 72
     characters = max(8, int(width / (0.55 * points)))
-    return "\n".join(textwrap.fill(line, characters) for line in text.split("\n"))
+    wrapped = []
+    for line in text.split("\n"):
+        lines = len(textwrap.wrap(line, characters)) or 1
+        even = next(w for w in range(1, characters + 1) if len(textwrap.wrap(line, w)) <= lines)
+        wrapped.append(textwrap.fill(line, even) if lines > 1 else line)
+    return "\n".join(wrapped)
 
 
 def samples_over_training(snapshots: dict, mixture=None, title: str | None = None, limit: float | None = None):
