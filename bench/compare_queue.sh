@@ -24,11 +24,11 @@ $PY bench/compare.py dev --dataset ring
 $PY bench/compare.py select --dataset ring
 $PY bench/compare.py heldout --dataset ring --arms recon --budgets steps
 $PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 1
-# What is left (as of 2026-12-07, session 22: every arm at equal steps on both mixtures, with
-# Lazarou's full loop done this session; at equal time GAN + recon and the full loop on the grid),
-# roughly 15-17 core-hours on this CPU (each equal-time run takes the plain GAN's seconds,
-# about 7 minutes of one core), most telling first. The two queues run side by side, one core
-# each: one process per results file.
+# What is left (as of 2026-12-07, session 23: every arm at equal steps on both mixtures; at equal
+# time GAN + recon, + latent critic and + latent recon on the grid, GAN + recon on the ring), about
+# 8 core-hours on this CPU (each equal-time run takes the plain GAN's seconds, 4-7 minutes of one
+# core), most telling first: the grid's arms with both cores (--jobs 2: one process, the file's
+# only writer, two workers), then the ring's.
 grid_queue() {
   $PY bench/compare.py heldout --dataset grid --arms latent_recon --budgets steps --jobs 1
   # New seeds for chapter 6's post-hoc finding (CONFIRM_RULE; its own results file), then the
@@ -37,16 +37,16 @@ grid_queue() {
   for arm in lazarou latent_gan; do  # both done (2026-12-07)
     $PY bench/compare.py heldout --dataset grid --arms "$arm" --budgets steps --jobs 1
   done
-  $PY bench/compare.py heldout --dataset grid --budgets time --jobs 1 \
-    --arms latent_critic,placebo,pacgan2,latent_recon,lazarou,bigan,latent_gan  # latent_recon done
+  $PY bench/compare.py heldout --dataset grid --budgets time --jobs 2 \
+    --arms placebo,pacgan2,lazarou,bigan,latent_gan  # recon, latent_critic, latent_recon done
 }
 ring_queue() {
   for arm in placebo latent_critic latent_recon lazarou latent_gan; do  # all done (2026-12-07)
     $PY bench/compare.py heldout --dataset ring --arms "$arm" --budgets steps --jobs 1
   done
-  $PY bench/compare.py heldout --dataset ring --budgets time --jobs 1 \
-    --arms recon,latent_recon,latent_critic,placebo,pacgan2,lazarou,bigan,latent_gan
+  $PY bench/compare.py heldout --dataset ring --budgets time --jobs 2 \
+    --arms latent_recon,latent_critic,placebo,pacgan2,lazarou,bigan,latent_gan  # recon done
 }
-grid_queue & ring_queue
-wait
+grid_queue  # both cores, then
+ring_queue
 $PY bench/compare.py package
