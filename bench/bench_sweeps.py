@@ -2,13 +2,15 @@
 
     python bench/bench_sweeps.py cores      # joblib over every core vs one process, seeds in turn
     python bench/bench_sweeps.py ensemble   # S seeds as one model vs one seed (GPU: target S=10 ≤ 2×)
+    python bench/bench_sweeps.py ensemble --method aegan   # the same for chapter 6's joint loop
 
 `cores`: R seeds of the chapter's ring recipe, `steps` steps each — first one after the other
 in this process (torch using every core), then the way bench/sweep.py runs a sweep: the seeds
 split into one unit per core, each unit an ensemble of its seeds, units in joblib worker
 processes with one thread each. Prints both wall times and their ratio (target ≥ 1.8× on 2
 cores). `ensemble`: ms per step of `aegan_lib.ensemble.gan` with S = 1, 10, 20, 40 members
-(the chapter's recipe), measured after a warm-up, interleaved, median of rounds.
+(the chapter's recipe), measured after a warm-up, interleaved, median of rounds; `--method aegan`
+measures `ensemble.joint("aegan")` instead, as chapter 6's "+ latent critic" arm runs it.
 """
 
 from __future__ import annotations
@@ -66,9 +68,14 @@ def cores(runs: int, steps: int) -> None:
           "against the one-thread process)")
 
 
-def ms_per_step(members: int, device: str, steps: int) -> float:
+def ms_per_step(members: int, device: str, steps: int, method: str = "gan") -> float:
     ag.seed_everything(0)
-    algo, stacked = ensemble.gan([ag.data.grid(device=device)] * members)
+    mixtures = [ag.data.grid(device=device)] * members
+    if method == "gan":
+        algo, stacked = ensemble.gan(mixtures)
+    else:  # chapter 6's "+ latent critic": λ = 10, a latent critic, no latent reconstruction
+        algo, stacked = ensemble.joint("aegan", mixtures, latent_critic=True, reconstruction_weight=10.0,
+                                       latent_reconstruction_weight=0.0)
     stream = ag.data.BatchStream(stacked, algo.batch_size, seed=0)
     for _ in range(20):  # warm-up: allocator, kernels, cuBLAS handles
         algo.step(stream.next())
@@ -82,13 +89,14 @@ def ms_per_step(members: int, device: str, steps: int) -> float:
     return 1000 * (time.perf_counter() - started) / steps
 
 
-def ensemble_speed(device: str, steps: int, rounds: int, sizes: list[int]) -> None:
+def ensemble_speed(device: str, steps: int, rounds: int, sizes: list[int], method: str = "gan") -> None:
     times = {size: [] for size in sizes}
     for _ in range(rounds):
         for size in sizes:
-            times[size].append(ms_per_step(size, device, steps))
+            times[size].append(ms_per_step(size, device, steps, method))
     name = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"ensemble.gan, grid recipe (3×256, batch 256, R1), {device}: {name}; median of {rounds} rounds")
+    model = "ensemble.gan" if method == "gan" else 'ensemble.joint("aegan"), + latent critic'
+    print(f"{model}, grid recipe (3×256, batch 256), {device}: {name}; median of {rounds} rounds")
     base = statistics.median(times[sizes[0]])
     for size in sizes:
         median = statistics.median(times[size])
@@ -104,11 +112,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 20, 40])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--method", choices=["gan", "aegan"], default="gan", help="ensemble: which model")
     args = parser.parse_args()
     if args.mode == "cores":
         cores(args.runs, args.steps)
     else:
-        ensemble_speed(args.device, args.steps, args.rounds, args.sizes)
+        ensemble_speed(args.device, args.steps, args.rounds, args.sizes, args.method)
 
 
 if __name__ == "__main__":
