@@ -245,11 +245,12 @@ def _wrapped_to_panel(text: str, ax, size) -> str:
     points = FontProperties(size=size).get_size_in_points()
     width = ax.get_position().width * ax.figure.get_figwidth() * 72
     characters = max(8, int(width / (0.55 * points)))
+    whole_words = {"break_long_words": False, "break_on_hyphens": False}
     wrapped = []
     for line in text.split("\n"):
-        lines = len(textwrap.wrap(line, characters)) or 1
-        even = next(w for w in range(1, characters + 1) if len(textwrap.wrap(line, w)) <= lines)
-        wrapped.append(textwrap.fill(line, even) if lines > 1 else line)
+        lines = len(textwrap.wrap(line, characters, **whole_words)) or 1
+        even = next(w for w in range(1, characters + 1) if len(textwrap.wrap(line, w, **whole_words)) <= lines)
+        wrapped.append(textwrap.fill(line, even, **whole_words) if lines > 1 else line)
     return "\n".join(wrapped)
 
 
