@@ -24,11 +24,10 @@ $PY bench/compare.py dev --dataset ring
 $PY bench/compare.py select --dataset ring
 $PY bench/compare.py heldout --dataset ring --arms recon --budgets steps
 $PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 1
-# What is left (as of 2026-12-07, session 23: every arm at equal steps on both mixtures; at equal
-# time GAN + recon, + latent critic and + latent recon on the grid, GAN + recon on the ring), about
-# 8 core-hours on this CPU (each equal-time run takes the plain GAN's seconds, 4-7 minutes of one
-# core), most telling first: the grid's arms with both cores (--jobs 2: one process, the file's
-# only writer, two workers), then the ring's.
+# What is left (as of 2026-12-07, session 23: every arm at equal steps on both mixtures and at
+# equal time on the grid; on the ring at equal time only GAN + recon), about 5 core-hours on this
+# CPU (each equal-time run takes the plain GAN's seconds, 4-7 minutes of one core): the ring's
+# arms with both cores (--jobs 2: one process, the file's only writer, two workers).
 grid_queue() {
   $PY bench/compare.py heldout --dataset grid --arms latent_recon --budgets steps --jobs 1
   # New seeds for chapter 6's post-hoc finding (CONFIRM_RULE; its own results file), then the
@@ -38,7 +37,7 @@ grid_queue() {
     $PY bench/compare.py heldout --dataset grid --arms "$arm" --budgets steps --jobs 1
   done
   $PY bench/compare.py heldout --dataset grid --budgets time --jobs 2 \
-    --arms placebo,pacgan2,lazarou,bigan,latent_gan  # recon, latent_critic, latent_recon done
+    --arms placebo,pacgan2,lazarou,bigan,latent_gan  # all done (2026-12-07)
 }
 ring_queue() {
   for arm in placebo latent_critic latent_recon lazarou latent_gan; do  # all done (2026-12-07)
