@@ -142,8 +142,7 @@ class Comparison:
         """A Markdown table of arm − baseline per seed: mean [95% CI] and higher/lower/equal counts."""
         arms = [arm for arm in (arms if arms is not None else self.arms_with_runs(budget)) if arm != baseline]
         scale = scale or {}
-        header = "| arm − " + self.labels[baseline] + " | " + " | ".join(
-            f"{title}: mean [95% CI] (higher/lower/equal)" for title in metrics.values()) + " |"
+        header = f"| arm − {self.labels[baseline]} | {_difference_titles(metrics)} |"
         lines = [header, "|" + "---|" * (1 + len(metrics))]
         for arm in arms:
             cells = [self.paired_cell(arm, metric, budget, baseline, scale.get(metric, 1.0), digits)
@@ -162,8 +161,7 @@ class Comparison:
         """
         arms = [arm for arm in (arms if arms is not None else self.arms_with_runs("time")) if arm != baseline]
         scale = scale or {}
-        header = "| arm − " + self.labels[baseline] + " | budget (steps) | " + " | ".join(
-            f"{title}: mean [95% CI] (higher/lower/equal)" for title in metrics.values()) + " |"
+        header = f"| arm − {self.labels[baseline]} | budget (steps) | {_difference_titles(metrics)} |"
         lines = [header, "|" + "---|" * (2 + len(metrics))]
         for arm in arms:
             for budget, name in (("steps", "equal steps"), ("time", "equal time")):
@@ -257,6 +255,11 @@ class Comparison:
         if not runs:
             raise ValueError(f"arm {arm!r} has no {budget!r} runs on {self.dataset}")
         return runs[0]["steps"]
+
+
+def _difference_titles(metrics: dict[str, str]) -> str:
+    """The column titles of a table of paired differences, one per metric."""
+    return " | ".join(f"{title}: mean [95% CI] (higher/lower/equal)" for title in metrics.values())
 
 
 def load(dataset: str | None = None, path: str | Path | None = None) -> Comparison:

@@ -9,9 +9,11 @@ Taught in: chapter 1 (grids, reconstructions, latent scatter), chapter 2 (2D sam
 from __future__ import annotations
 
 import math
+import textwrap
 import zlib
 
 import matplotlib.pyplot as plt
+from matplotlib.font_manager import FontProperties
 import torch
 from torch import Tensor
 
@@ -238,10 +240,6 @@ def _wrapped_to_panel(text: str, ax, size) -> str:
     character of the default sans-serif font is about 0.55 of its size wide on average), into
     lines of even length: as few lines as the width allows, then the narrowest such wrapping,
     so that no line is left with a word or two."""
-    import textwrap
-
-    from matplotlib.font_manager import FontProperties
-
     points = FontProperties(size=size).get_size_in_points()
     width = ax.get_position().width * ax.figure.get_figwidth() * 72
     characters = max(8, int(width / (0.55 * points)))
