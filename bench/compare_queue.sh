@@ -24,10 +24,10 @@ $PY bench/compare.py dev --dataset ring
 $PY bench/compare.py select --dataset ring
 $PY bench/compare.py heldout --dataset ring --arms recon --budgets steps
 $PY bench/compare.py heldout --dataset ring --arms bigan --budgets steps --jobs 1
-# What is left (as of 2026-12-07, session 23: every arm at equal steps on both mixtures and at
-# equal time on the grid; on the ring at equal time only GAN + recon), about 5 core-hours on this
-# CPU (each equal-time run takes the plain GAN's seconds, 4-7 minutes of one core): the ring's
-# arms with both cores (--jobs 2: one process, the file's only writer, two workers).
+# Then every remaining arm, both budgets, on both mixtures: all done as of 2026-12-07 (the last,
+# the ring's equal-time arms, 58 runs in under two hours with both cores). Each equal-time run
+# takes the plain GAN's seconds, 2-7 minutes of one core here; --jobs 2 is one process, the
+# file's only writer, with two workers. Re-running the queue trains nothing already in the files.
 grid_queue() {
   $PY bench/compare.py heldout --dataset grid --arms latent_recon --budgets steps --jobs 1
   # New seeds for chapter 6's post-hoc finding (CONFIRM_RULE; its own results file), then the
@@ -44,7 +44,7 @@ ring_queue() {
     $PY bench/compare.py heldout --dataset ring --arms "$arm" --budgets steps --jobs 1
   done
   $PY bench/compare.py heldout --dataset ring --budgets time --jobs 2 \
-    --arms latent_recon,latent_critic,placebo,pacgan2,lazarou,bigan,latent_gan  # recon done
+    --arms latent_recon,latent_critic,placebo,pacgan2,lazarou,bigan,latent_gan  # all done (2026-12-07)
 }
 grid_queue  # both cores, then
 ring_queue
